@@ -1,0 +1,317 @@
+"""The tweets, feed and engagement API. Views parse input, call one service
+and shape its output."""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import OldestFirstPagination
+from feed import selectors, services
+from feed.models import Engagement, FeedRequest, Report, Tweet
+from users.api import UserSummarySerializer
+from users.models import User
+
+POSITION_MAX = 10_000
+
+
+class OriginalTweetSerializer(serializers.ModelSerializer):
+    """A tweet as shown in a card. `liked` and `retweeted` describe the viewer's
+    state on what actions act on: the original, for a retweet."""
+
+    author = UserSummarySerializer(read_only=True)
+    liked = serializers.SerializerMethodField()
+    retweeted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tweet
+        fields = [
+            "id",
+            "author",
+            "text",
+            "created_at",
+            "reply_to",
+            "like_count",
+            "reply_count",
+            "retweet_count",
+            "liked",
+            "retweeted",
+        ]
+
+    def _state(self) -> selectors.ViewerState:
+        return self.context.get("viewer_state", selectors.ViewerState())
+
+    def get_liked(self, tweet) -> bool:
+        return tweet.original.pk in self._state().liked_ids
+
+    def get_retweeted(self, tweet) -> bool:
+        return tweet.original.pk in self._state().retweeted_ids
+
+
+class TweetSerializer(OriginalTweetSerializer):
+    retweet_of = OriginalTweetSerializer(read_only=True)
+
+    class Meta(OriginalTweetSerializer.Meta):
+        fields = [*OriginalTweetSerializer.Meta.fields, "retweet_of"]
+
+
+class FeedItemSerializer(TweetSerializer):
+    position = serializers.SerializerMethodField()
+
+    class Meta(TweetSerializer.Meta):
+        fields = [*TweetSerializer.Meta.fields, "position"]
+
+    def get_position(self, tweet) -> int:
+        return self.context["positions"][tweet.pk]
+
+
+class FeedSerializer(serializers.Serializer):
+    feed_request = serializers.UUIDField()
+    mode = serializers.ChoiceField(choices=FeedRequest.Mode.choices)
+    next = serializers.URLField(allow_null=True)
+    results = FeedItemSerializer(many=True)
+
+
+class TweetCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=settings.TWEET_MAX_CHARS)
+    reply_to = serializers.PrimaryKeyRelatedField(queryset=Tweet.objects.visible(), required=False, allow_null=True)
+
+
+class ViewerFeedRequestField(serializers.PrimaryKeyRelatedField):
+    """A feed request id, accepted only if it is the requesting user's own."""
+
+    def get_queryset(self):
+        return FeedRequest.objects.filter(user=self.context["request"].user)
+
+
+class ServedSerializer(serializers.Serializer):
+    """Optional context of an action: the feed load and position it came from."""
+
+    feed_request = ViewerFeedRequestField(required=False, allow_null=True, default=None)
+    position = serializers.IntegerField(min_value=0, max_value=POSITION_MAX, required=False, default=None)
+
+
+class ReportSerializer(ServedSerializer):
+    reason = serializers.ChoiceField(choices=Report.Reason.choices)
+
+
+class EventSerializer(serializers.Serializer):
+    tweet = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(
+        choices=Engagement.CLIENT_KINDS,
+        error_messages={
+            "invalid_choice": '"{input}" is not a client event: send impression, dwell or click; '
+            "likes, replies, retweets, hides and reports have their own endpoints."
+        },
+    )
+    dwell_ms = serializers.IntegerField(min_value=1, max_value=settings.DWELL_MAX_MS, required=False, allow_null=True)
+    feed_request = serializers.UUIDField(required=False, allow_null=True)
+    position = serializers.IntegerField(min_value=0, max_value=POSITION_MAX, required=False, allow_null=True)
+
+    def validate(self, event):
+        dwell = event.get("dwell_ms") is not None
+        if event["kind"] == Engagement.Kind.DWELL and not dwell:
+            raise serializers.ValidationError({"dwell_ms": "A dwell event needs dwell_ms."})
+        if event["kind"] != Engagement.Kind.DWELL and dwell:
+            raise serializers.ValidationError({"dwell_ms": "Only a dwell event carries dwell_ms."})
+        return event
+
+
+class EngagementBatchSerializer(serializers.Serializer):
+    events = serializers.ListField(
+        child=EventSerializer(), min_length=1, max_length=settings.ENGAGEMENT_BATCH_MAX_EVENTS
+    )
+    accepted = serializers.IntegerField(read_only=True)
+
+    def validate_events(self, events):
+        """Resolve every tweet and feed request of the batch in two queries."""
+        tweet_ids = {event["tweet"] for event in events}
+        known_tweets = set(Tweet.objects.visible().filter(pk__in=tweet_ids).values_list("pk", flat=True))
+        request_ids = {event["feed_request"] for event in events if event.get("feed_request")}
+        feed_requests = FeedRequest.objects.filter(user=self.context["request"].user).in_bulk(request_ids)
+        errors = {}
+        for index, event in enumerate(events):
+            if event["tweet"] not in known_tweets:
+                errors[index] = {"tweet": [f"No tweet with id {event['tweet']}."]}
+            elif event.get("feed_request") and event["feed_request"] not in feed_requests:
+                errors[index] = {"feed_request": ["Unknown feed request."]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return [
+            services.ClientEvent(
+                tweet_id=event["tweet"],
+                kind=event["kind"],
+                dwell_ms=event.get("dwell_ms"),
+                feed_request=feed_requests.get(event.get("feed_request")),
+                position=event.get("position"),
+            )
+            for event in events
+        ]
+
+
+def tweet_or_404(tweet_id: int) -> Tweet:
+    return get_object_or_404(selectors.tweets_hydrated(), pk=tweet_id)
+
+
+def tweet_response(request, tweet: Tweet, code=status.HTTP_200_OK) -> Response:
+    tweet = tweet_or_404(tweet.pk)
+    state = selectors.viewer_state(viewer=request.user, tweets=[tweet])
+    return Response(TweetSerializer(tweet, context={"viewer_state": state}).data, status=code)
+
+
+class TweetCreateView(APIView):
+    @extend_schema(request=TweetCreateSerializer, responses={201: TweetSerializer})
+    def post(self, request):
+        serializer = TweetCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tweet = services.tweet_create(author=request.user, **serializer.validated_data)
+        return tweet_response(request, tweet, status.HTTP_201_CREATED)
+
+
+class TweetDetailView(APIView):
+    @extend_schema(responses=TweetSerializer)
+    def get(self, request, tweet_id):
+        return tweet_response(request, tweet_or_404(tweet_id))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, tweet_id):
+        services.tweet_delete(tweet=tweet_or_404(tweet_id), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def served_from(request, serializer_class=None) -> tuple[services.Served, dict]:
+    """Validate an action's body; returns its serving context and other fields."""
+    serializer = (serializer_class or ServedSerializer)(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    data = dict(serializer.validated_data)
+    served = services.Served(feed_request=data.pop("feed_request"), position=data.pop("position"))
+    return served, data
+
+
+class LikeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ServedSerializer, responses={201: TweetSerializer})
+    def post(self, request, tweet_id):
+        served, _ = served_from(request)
+        liked = services.like_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        return tweet_response(request, liked, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=TweetSerializer)
+    def delete(self, request, tweet_id):
+        return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
+
+
+class RetweetView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ServedSerializer, responses={201: TweetSerializer})
+    def post(self, request, tweet_id):
+        """Retweet; answers with the retweet, which nests the original."""
+        served, _ = served_from(request)
+        retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        return tweet_response(request, retweet, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=TweetSerializer)
+    def delete(self, request, tweet_id):
+        """Undo the retweet; answers with the original."""
+        return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
+
+
+class HideView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ServedSerializer, responses={204: None})
+    def post(self, request, tweet_id):
+        served, _ = served_from(request)
+        services.hide_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReportOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Report
+        fields = ["id", "tweet", "reason", "created_at"]
+
+
+class ReportView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReportSerializer, responses={201: ReportOutSerializer})
+    def post(self, request, tweet_id):
+        served, data = served_from(request, ReportSerializer)
+        report = services.report_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served, **data)
+        return Response(ReportOutSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+class TweetPageView(generics.ListAPIView):
+    """A paginated list of tweets, each with the viewer's state."""
+
+    serializer_class = TweetSerializer
+
+    def get_serializer(self, tweets, **kwargs):
+        state = selectors.viewer_state(viewer=self.request.user, tweets=list(tweets))
+        return super().get_serializer(tweets, context={"viewer_state": state}, **kwargs)
+
+
+class RepliesView(TweetPageView):
+    """The replies to a tweet, oldest first: the conversation."""
+
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self):
+        return selectors.tweets_hydrated().filter(reply_to=tweet_or_404(self.kwargs["tweet_id"]))
+
+
+class UserTweetsView(TweetPageView):
+    """A user's tweets, retweets and replies, newest first."""
+
+    def get_queryset(self):
+        author = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        return selectors.tweets_hydrated().filter(author=author)
+
+
+class FeedView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("mode", enum=FeedRequest.Mode.values, default=FeedRequest.Mode.RANKED),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=FeedSerializer,
+    )
+    def get(self, request):
+        """The home feed. Each page's items carry their `position` in the feed
+        request; log impressions and dwell against both."""
+        mode = request.query_params.get("mode", FeedRequest.Mode.RANKED)
+        page = services.feed_read(viewer=request.user, mode=mode, cursor=request.query_params.get("cursor"))
+        next_url = None
+        if page.next_cursor:
+            next_url = request.build_absolute_uri(f"{request.path}?mode={mode}&cursor={page.next_cursor}")
+        items = [item.tweet for item in page.items]
+        positions = {item.tweet.pk: item.position for item in page.items}
+        context = {"viewer_state": page.viewer_state, "positions": positions}
+        return Response(
+            {
+                "feed_request": page.feed_request.pk,
+                "mode": page.mode,
+                "next": next_url,
+                "results": FeedItemSerializer(items, many=True, context=context).data,
+            }
+        )
+
+
+class EngagementsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementBatchSerializer})
+    def post(self, request):
+        """Log a batch of impressions, dwells and clicks: all or nothing."""
+        serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        accepted = services.engagements_log(user=request.user, events=serializer.validated_data["events"])
+        return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,163 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class TweetQuerySet(models.QuerySet):
+    def visible(self):
+        """Tweets that may be shown: not deleted, and no retweet of a deleted original."""
+        return self.filter(deleted_at__isnull=True).exclude(retweet_of__deleted_at__isnull=False)
+
+
+class Tweet(models.Model):
+    """A post. A reply has `reply_to`; a retweet has `retweet_of` and no text of its own."""
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tweets")
+    text = models.CharField(max_length=settings.TWEET_MAX_CHARS, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    retweet_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="retweets")
+    like_count = models.PositiveIntegerField(default=0)
+    reply_count = models.PositiveIntegerField(default=0)
+    retweet_count = models.PositiveIntegerField(default=0)
+    # Tweets are soft-deleted: the engagement log keeps pointing at them.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TweetQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retweet_of__isnull=False) | ~Q(text=""), name="tweet_has_text_or_is_retweet"
+            ),
+            models.CheckConstraint(
+                condition=Q(retweet_of__isnull=True) | Q(reply_to__isnull=True),
+                name="tweet_retweet_is_not_reply",
+            ),
+            models.UniqueConstraint(
+                fields=["author", "retweet_of"],
+                condition=Q(retweet_of__isnull=False, deleted_at__isnull=True),
+                name="retweet_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["author", "-created_at", "-id"], name="tweet_author_timeline_idx"),
+            models.Index(fields=["-created_at", "-id"], name="tweet_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} by {self.author_id}"
+
+    @property
+    def original(self) -> "Tweet":
+        """What actions on this tweet act on: the original of a retweet, else itself."""
+        return self.retweet_of if self.retweet_of_id else self
+
+
+class Like(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="likes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tweet"], name="like_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} likes {self.tweet_id}"
+
+
+class Hide(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hides")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="hides")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tweet"], name="hide_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} hid {self.tweet_id}"
+
+
+class Report(models.Model):
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam"
+        ABUSE = "abuse", "Abusive or harmful"
+        MISLEADING = "misleading", "Misleading"
+        OTHER = "other", "Something else"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tweet"], name="report_once")]
+        indexes = [models.Index(fields=["resolved", "-created_at"], name="report_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} reported {self.tweet_id}: {self.reason}"
+
+
+class Engagement(models.Model):
+    """The append-only engagement event log: what the model learns from and the
+    metric counts. Rows are only ever inserted."""
+
+    class Kind(models.TextChoices):
+        IMPRESSION = "impression"
+        DWELL = "dwell"
+        CLICK = "click"
+        LIKE = "like"
+        REPLY = "reply"
+        RETWEET = "retweet"
+        HIDE = "hide"
+        REPORT = "report"
+
+    # Kinds a client reports by itself; the others are written by the action
+    # that changes state, so the log and the state can never disagree.
+    CLIENT_KINDS = (Kind.IMPRESSION, Kind.DWELL, Kind.CLICK)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    dwell_ms = models.PositiveIntegerField(null=True, blank=True)
+    feed_request = models.ForeignKey("FeedRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    position = models.PositiveIntegerField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    variant = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Training and the metric read the log by time range and kind.
+            models.Index(fields=["created_at", "kind"], name="engagement_time_kind_idx"),
+            # Attribution joins an impression to what the same user did next.
+            models.Index(fields=["user", "tweet", "created_at"], name="engagement_user_tweet_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.user_id}->{self.tweet_id}"
+
+
+class FeedRequest(models.Model):
+    """One load of a home feed, first page and the pages scrolled after it.
+    Events a client logs against it are checked to be the viewer's own and
+    inherit the model version and variant that produced what was shown."""
+
+    class Mode(models.TextChoices):
+        LATEST = "latest"
+        RANKED = "ranked"
+
+    id = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    model_version = models.CharField(max_length=64, blank=True)
+    variant = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="feed_request_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mode} feed for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from users.models import Follow, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "display_name", "email", "is_staff", "is_active", "date_joined"]
+    search_fields = ["username", "display_name", "email"]
+    fieldsets = [*DjangoUserAdmin.fieldsets, ("Profile", {"fields": ["display_name", "bio"]})]
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):
+    list_display = ["follower", "followee", "created_at"]
+    search_fields = ["follower__username", "followee__username"]
+    list_filter = ["created_at"]
+    raw_id_fields = ["follower", "followee"]
+    list_select_related = ["follower", "followee"]

@@ -1,0 +1,116 @@
+"""The users API: registration, tokens, profiles and the follow graph."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users import selectors, services
+from users.models import User
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name"]
+
+
+class UserProfileSerializer(serializers.ModelSerializer):
+    followers_count = serializers.IntegerField(read_only=True)
+    following_count = serializers.IntegerField(read_only=True)
+    is_following = serializers.BooleanField(read_only=True, default=False)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "bio", "followers_count", "following_count", "is_following"]
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    display_name = serializers.CharField(max_length=50, required=False, default="")
+    id = serializers.IntegerField(read_only=True)
+    token = serializers.CharField(read_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer})
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            user = services.user_create(**serializer.validated_data)
+            token = Token.objects.create(user=user)
+        return Response({"id": user.pk, "username": user.username, "token": token.key}, status.HTTP_201_CREATED)
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the user's API token."""
+
+    @extend_schema(responses={200: TokenSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+def profile_or_404(request, username: str) -> User:
+    return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
+
+
+class UserDetailView(APIView):
+    @extend_schema(responses=UserProfileSerializer)
+    def get(self, request, username):
+        return Response(UserProfileSerializer(profile_or_404(request, username)).data)
+
+
+class FollowView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: UserProfileSerializer})
+    def post(self, request, username):
+        followee = get_object_or_404(User, username=username, is_active=True)
+        services.follow_create(follower=request.user, followee=followee)
+        return Response(UserProfileSerializer(profile_or_404(request, username)).data, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, username):
+        followee = get_object_or_404(User, username=username, is_active=True)
+        services.follow_delete(follower=request.user, followee=followee)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowPagination(CursorPagination):
+    ordering = ("-followed_at", "-id")
+
+
+class FollowersView(generics.ListAPIView):
+    """Who follows the user, most recent first."""
+
+    serializer_class = UserSummarySerializer
+    pagination_class = FollowPagination
+
+    def get_queryset(self):
+        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        return selectors.followers_of(user=user)
+
+
+class FollowingView(FollowersView):
+    """Whom the user follows, most recent first."""
+
+    def get_queryset(self):
+        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        return selectors.following_of(user=user)

@@ -1,0 +1,34 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    display_name = models.CharField(max_length=50, blank=True)
+    bio = models.CharField(max_length=160, blank=True)
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
+
+
+class Follow(models.Model):
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_set")
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_set")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followee"], name="follow_once"),
+            models.CheckConstraint(condition=~Q(follower=F("followee")), name="follow_not_self"),
+        ]
+        indexes = [
+            # "whom do I follow" is served by the unique constraint's index;
+            # "who follows me", newest first, needs its own.
+            models.Index(fields=["followee", "-created_at"], name="follow_followee_idx"),
+            models.Index(fields=["follower", "-created_at"], name="follow_follower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} -> {self.followee_id}"
