@@ -1,0 +1,40 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# The tests and benchmarks run on the real services, never on SQLite.
+SERVICES_ENV := DEBUG=1 \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ranked_feed \
+	REDIS_URL=redis://127.0.0.1:6379/1 \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/2
+
+.PHONY: run test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: the app on the embedded default (SQLite, in-process cache, eager Celery) at http://127.0.0.1:8000/
+run: $(VENV)/.runtime
+	DEBUG=1 $(BIN)/python manage.py migrate --verbosity 0
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage
+test: $(VENV)/.dev
+	bin/ensure-services
+	$(SERVICES_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+## lint: ruff (lint + format) and bandit over the apps
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit --quiet -r config users feed -c pyproject.toml
