@@ -5,12 +5,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import UserRateThrottle
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
     """Services raise Django's ValidationError and PermissionDenied; the API
     answers them as DRF does its own: a 400 with field errors, or a 403."""
+    # Imported here: rest_framework.views resolves DEFAULT_THROTTLE_CLASSES,
+    # which names this module, at import time.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)

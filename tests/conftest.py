@@ -25,8 +25,18 @@ def api():
 
 
 @pytest.fixture
-def user_api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    client.user = user
-    return client
+def api_for(db):
+    """A client logged in as the given user (a new one when omitted)."""
+
+    def make(user=None):
+        client = APIClient()
+        client.user = user or UserFactory()
+        client.force_authenticate(client.user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user_api(api_for, user):
+    return api_for(user)

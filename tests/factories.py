@@ -1,19 +1,32 @@
 import factory
 
 from feed import services as feed_services
+from users import services as user_services
 from users.models import User
+
+PASSWORD = "correct-horse-9"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     display_name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-9")
+    # Hashed when the user is built, so the stored hash logs in.
+    password = factory.django.Password(PASSWORD)
+
+
+class SuperUserFactory(UserFactory):
+    is_staff = True
+    is_superuser = True
 
 
 def tweet(author=None, text="hello", **kwargs):
     """Tweets are made the way the product makes them: through the service."""
     return feed_services.tweet_create(author=author or UserFactory(), text=text, **kwargs)
+
+
+def follow(follower, *followees):
+    for followee in followees:
+        user_services.follow_create(follower=follower, followee=followee)

@@ -11,7 +11,10 @@ def user_create(*, username: str, password: str, display_name: str = "", bio: st
     """Register a user; password rules are Django's AUTH_PASSWORD_VALIDATORS."""
     user = User(username=username, display_name=display_name, bio=bio)
     user.full_clean(exclude=["password"])
-    validate_password(password, user)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
     user.set_password(password)
     try:
         with transaction.atomic():
