@@ -26,6 +26,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: the app on the embedded default (SQLite, in-process cache, eager Celery) at http://127.0.0.1:8000/
 run: $(VENV)/.runtime
 	DEBUG=1 $(BIN)/python manage.py migrate --verbosity 0
+	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage
@@ -37,4 +38,4 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet -r config users feed -c pyproject.toml
+	$(BIN)/bandit --quiet -r config users feed ranking -c pyproject.toml

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "users",
     "feed",
+    "ranking",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,30 @@ FEED_PAGE_SIZE = env.int("FEED_PAGE_SIZE", default=20)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)
+
+# The business metric and the ranking score share these weights, so the ranker
+# optimises exactly what the metric measures. Defaults: the published weights
+# of Twitter's home-timeline heavy ranker (2023-04-05) for the heads we share
+# (fav 0.5, retweet 1.0, reply 13.5, negative feedback -74, report -369).
+# `dwell` counts a view of one tweet of at least DWELL_LONG_MS: our own
+# default, 10 s and weight 2.0 (between a retweet and a reply; Twitter's
+# nearest head, "open the conversation and stay 2 minutes", weighs 10).
+# Override any subset from the environment: ENGAGEMENT_WEIGHTS="reply=20,hide=-50".
+DEFAULT_ENGAGEMENT_WEIGHTS = {
+    "like": 0.5,
+    "retweet": 1.0,
+    "reply": 13.5,
+    "hide": -74.0,
+    "report": -369.0,
+    "dwell": 2.0,
+}
+ENGAGEMENT_WEIGHTS = {
+    **DEFAULT_ENGAGEMENT_WEIGHTS,
+    **env.dict("ENGAGEMENT_WEIGHTS", cast={"value": float}, default={}),
+}
+if set(ENGAGEMENT_WEIGHTS) != set(DEFAULT_ENGAGEMENT_WEIGHTS):
+    raise ImproperlyConfigured(f"ENGAGEMENT_WEIGHTS takes only the keys {sorted(DEFAULT_ENGAGEMENT_WEIGHTS)}.")
+DWELL_LONG_MS = env.int("DWELL_LONG_MS", default=10_000)
 
 # --- Web --------------------------------------------------------------------
 

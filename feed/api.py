@@ -2,6 +2,7 @@
 and shape its output."""
 
 from django.conf import settings
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -70,7 +71,7 @@ class FeedItemSerializer(TweetSerializer):
 
 class FeedSerializer(serializers.Serializer):
     feed_request = serializers.UUIDField()
-    mode = serializers.ChoiceField(choices=FeedRequest.Mode.choices)
+    mode = serializers.ChoiceField(choices=services.FEED_MODES)
     next = serializers.URLField(allow_null=True)
     results = FeedItemSerializer(many=True)
 
@@ -129,12 +130,15 @@ class EngagementBatchSerializer(serializers.Serializer):
     def validate_events(self, events):
         """Resolve every tweet and feed request of the batch in two queries."""
         tweet_ids = {event["tweet"] for event in events}
-        known_tweets = set(Tweet.objects.visible().filter(pk__in=tweet_ids).values_list("pk", flat=True))
+        # Events land on the original of a retweet, where actions land too.
+        originals = dict(
+            Tweet.objects.visible().filter(pk__in=tweet_ids).values_list("pk", Coalesce("retweet_of_id", "pk"))
+        )
         request_ids = {event["feed_request"] for event in events if event.get("feed_request")}
         feed_requests = FeedRequest.objects.filter(user=self.context["request"].user).in_bulk(request_ids)
         errors = {}
         for index, event in enumerate(events):
-            if event["tweet"] not in known_tweets:
+            if event["tweet"] not in originals:
                 errors[index] = {"tweet": [f"No tweet with id {event['tweet']}."]}
             elif event.get("feed_request") and event["feed_request"] not in feed_requests:
                 errors[index] = {"feed_request": ["Unknown feed request."]}
@@ -142,7 +146,7 @@ class EngagementBatchSerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return [
             services.ClientEvent(
-                tweet_id=event["tweet"],
+                tweet_id=originals[event["tweet"]],
                 kind=event["kind"],
                 dwell_ms=event.get("dwell_ms"),
                 feed_request=feed_requests.get(event.get("feed_request")),
@@ -282,7 +286,7 @@ class FeedView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("mode", enum=FeedRequest.Mode.values, default=FeedRequest.Mode.RANKED),
+            OpenApiParameter("mode", enum=services.FEED_MODES, default=FeedRequest.Mode.RANKED),
             OpenApiParameter("cursor", str),
         ],
         responses=FeedSerializer,

@@ -148,6 +148,8 @@ class FeedRequest(models.Model):
     class Mode(models.TextChoices):
         LATEST = "latest"
         RANKED = "ranked"
+        # The simulator's ceiling: sorted by the world's hidden truth.
+        ORACLE = "oracle"
 
     id = models.UUIDField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -202,10 +202,17 @@ def reports_resolve(*, reports) -> int:
     return reports.filter(resolved=False).update(resolved=True)
 
 
-def feed_request_create(*, user: User, mode: str, model_version: str = "", variant: str = "") -> FeedRequest:
+def feed_request_create(
+    *, user: User, mode: str, model_version: str = "", variant: str = "", at: datetime | None = None
+) -> FeedRequest:
     """Record one feed load; its id tags every event logged from it."""
     return FeedRequest.objects.create(
-        id=uuid.uuid4(), user=user, mode=mode, model_version=model_version, variant=variant
+        id=uuid.uuid4(),
+        user=user,
+        mode=mode,
+        model_version=model_version,
+        variant=variant,
+        created_at=at or timezone.now(),
     )
 
 
@@ -247,15 +254,18 @@ class FeedPage:
     next_cursor: str | None
 
 
-def feed_read(*, viewer: User, mode: str, cursor: str | None = None) -> FeedPage:
+FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
+
+
+def feed_read(*, viewer: User, mode: str, cursor: str | None = None, at: datetime | None = None) -> FeedPage:
     """A page of `viewer`'s home feed. The first page opens a feed request;
     the cursor carries it, so a scroll is one request with rising positions.
     Ranking is not wired in yet: `ranked` serves the latest timeline."""
-    if mode not in FeedRequest.Mode.values:
-        raise ValidationError({"mode": f"Choose one of: {', '.join(FeedRequest.Mode.values)}."})
+    if mode not in FEED_MODES:
+        raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
     before = TimelineCursor.decode(cursor) if cursor else None
     if before is None:
-        feed_request = feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST)
+        feed_request = feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
     else:
         feed_request = FeedRequest.objects.filter(pk=before.feed_request_id, user=viewer).first()
         if feed_request is None:
