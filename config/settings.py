@@ -152,6 +152,7 @@ SPECTACULAR_SETTINGS = {
 
 TWEET_MAX_CHARS = 280
 FEED_PAGE_SIZE = env.int("FEED_PAGE_SIZE", default=20)
+FEED_PAGE_SIZE_MAX = 100
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)

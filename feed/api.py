@@ -1,10 +1,12 @@
 """The tweets, feed and engagement API. Views parse input, call one service
 and shape its output."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -24,8 +26,8 @@ class OriginalTweetSerializer(serializers.ModelSerializer):
     state on what actions act on: the original, for a retweet."""
 
     author = UserSummarySerializer(read_only=True)
-    liked = serializers.SerializerMethodField()
-    retweeted = serializers.SerializerMethodField()
+    liked = serializers.BooleanField(read_only=True, default=False)
+    retweeted = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
         model = Tweet
@@ -42,21 +44,18 @@ class OriginalTweetSerializer(serializers.ModelSerializer):
             "retweeted",
         ]
 
-    def _state(self) -> selectors.ViewerState:
-        return self.context.get("viewer_state", selectors.ViewerState())
-
-    def get_liked(self, tweet) -> bool:
-        return tweet.original.pk in self._state().liked_ids
-
-    def get_retweeted(self, tweet) -> bool:
-        return tweet.original.pk in self._state().retweeted_ids
-
 
 class TweetSerializer(OriginalTweetSerializer):
     retweet_of = OriginalTweetSerializer(read_only=True)
 
     class Meta(OriginalTweetSerializer.Meta):
         fields = [*OriginalTweetSerializer.Meta.fields, "retweet_of"]
+
+    def to_representation(self, tweet):
+        data = super().to_representation(tweet)
+        if data["retweet_of"]:  # the viewer's state was read on the original already
+            data["retweet_of"].update(liked=data["liked"], retweeted=data["retweeted"])
+        return data
 
 
 class FeedItemSerializer(TweetSerializer):
@@ -156,14 +155,13 @@ class EngagementBatchSerializer(serializers.Serializer):
         ]
 
 
-def tweet_or_404(tweet_id: int) -> Tweet:
-    return get_object_or_404(selectors.tweets_hydrated(), pk=tweet_id)
+def tweet_or_404(tweet_id: int, viewer: User | None = None) -> Tweet:
+    return get_object_or_404(selectors.tweets_hydrated(viewer=viewer), pk=tweet_id)
 
 
 def tweet_response(request, tweet: Tweet, code=status.HTTP_200_OK) -> Response:
-    tweet = tweet_or_404(tweet.pk)
-    state = selectors.viewer_state(viewer=request.user, tweets=[tweet])
-    return Response(TweetSerializer(tweet, context={"viewer_state": state}).data, status=code)
+    """The tweet as it is now, with the viewer's state."""
+    return Response(TweetSerializer(tweet_or_404(tweet.pk, request.user)).data, status=code)
 
 
 class TweetCreateView(APIView):
@@ -256,13 +254,6 @@ class TweetPageView(generics.ListAPIView):
 
     serializer_class = TweetSerializer
 
-    def get_serializer(self, *args, **kwargs):
-        # The schema generator asks for a serializer with no tweets at all.
-        tweets = list(args[0]) if args else []
-        state = selectors.viewer_state(viewer=self.request.user, tweets=tweets)
-        kwargs["context"] = {**kwargs.get("context", {}), "viewer_state": state}
-        return super().get_serializer(*args, **kwargs)
-
 
 class RepliesView(TweetPageView):
     """The replies to a tweet, oldest first: the conversation."""
@@ -270,7 +261,8 @@ class RepliesView(TweetPageView):
     pagination_class = OldestFirstPagination
 
     def get_queryset(self):
-        return selectors.tweets_hydrated().filter(reply_to=tweet_or_404(self.kwargs["tweet_id"]))
+        conversation = tweet_or_404(self.kwargs["tweet_id"])
+        return selectors.tweets_hydrated(viewer=self.request.user).filter(reply_to=conversation)
 
 
 class UserTweetsView(TweetPageView):
@@ -278,30 +270,32 @@ class UserTweetsView(TweetPageView):
 
     def get_queryset(self):
         author = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
-        return selectors.tweets_hydrated().filter(author=author)
+        return selectors.tweets_hydrated(viewer=self.request.user).filter(author=author)
+
+
+class FeedQuerySerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=services.FEED_MODES, default=FeedRequest.Mode.RANKED)
+    cursor = serializers.CharField(required=False, max_length=1000)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=settings.FEED_PAGE_SIZE_MAX)
 
 
 class FeedView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("mode", enum=services.FEED_MODES, default=FeedRequest.Mode.RANKED),
-            OpenApiParameter("cursor", str),
-        ],
-        responses=FeedSerializer,
-    )
+    @extend_schema(parameters=[FeedQuerySerializer], responses=FeedSerializer)
     def get(self, request):
         """The home feed. Each page's items carry their `position` in the feed
         request; log impressions and dwell against both."""
-        mode = request.query_params.get("mode", FeedRequest.Mode.RANKED)
-        page = services.feed_read(viewer=request.user, mode=mode, cursor=request.query_params.get("cursor"))
+        params = FeedQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = services.feed_read(viewer=request.user, **params.validated_data)
         next_url = None
         if page.next_cursor:
-            next_url = request.build_absolute_uri(f"{request.path}?mode={mode}&cursor={page.next_cursor}")
+            query = urlencode({**request.query_params.dict(), "cursor": page.next_cursor})
+            next_url = request.build_absolute_uri(f"{request.path}?{query}")
         items = [item.tweet for item in page.items]
         positions = {item.tweet.pk: item.position for item in page.items}
-        context = {"viewer_state": page.viewer_state, "positions": positions}
+        context = {"positions": positions}
         return Response(
             {
                 "feed_request": page.feed_request.pk,

@@ -118,7 +118,8 @@ class Engagement(models.Model):
     # that changes state, so the log and the state can never disagree.
     CLIENT_KINDS = (Kind.IMPRESSION, Kind.DWELL, Kind.CLICK)
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The composite (user, tweet, created_at) index below serves user lookups.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     dwell_ms = models.PositiveIntegerField(null=True, blank=True)

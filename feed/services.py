@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from feed.selectors import TimelineCursor, ViewerState, timeline_latest, viewer_state
+from feed.selectors import TimelineCursor, timeline_latest
 from users.models import User
 
 
@@ -250,19 +250,24 @@ class FeedPage:
     feed_request: FeedRequest
     mode: str
     items: list[FeedItem]
-    viewer_state: ViewerState
     next_cursor: str | None
 
 
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
 
 
-def feed_read(*, viewer: User, mode: str, cursor: str | None = None, at: datetime | None = None) -> FeedPage:
-    """A page of `viewer`'s home feed. The first page opens a feed request;
-    the cursor carries it, so a scroll is one request with rising positions.
-    Ranking is not wired in yet: `ranked` serves the latest timeline."""
+def feed_read(
+    *, viewer: User, mode: str, cursor: str | None = None, limit: int | None = None, at: datetime | None = None
+) -> FeedPage:
+    """A page of `viewer`'s home feed, `limit` items long (FEED_PAGE_SIZE by
+    default). The first page opens a feed request; the cursor carries it, so a
+    scroll is one request with rising positions. Ranking is not wired in yet:
+    `ranked` serves the latest timeline."""
     if mode not in FEED_MODES:
         raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
+    limit = limit or settings.FEED_PAGE_SIZE
+    if not 1 <= limit <= settings.FEED_PAGE_SIZE_MAX:
+        raise ValidationError({"limit": f"Ask for 1 to {settings.FEED_PAGE_SIZE_MAX} items."})
     before = TimelineCursor.decode(cursor) if cursor else None
     if before is None:
         feed_request = feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
@@ -271,7 +276,6 @@ def feed_read(*, viewer: User, mode: str, cursor: str | None = None, at: datetim
         if feed_request is None:
             raise ValidationError({"cursor": "Invalid cursor."})
     start = before.position if before else 0
-    limit = settings.FEED_PAGE_SIZE
     tweets = timeline_latest(viewer=viewer, before=before, limit=limit + 1)
     more, tweets = len(tweets) > limit, tweets[:limit]
     next_cursor = None
@@ -282,6 +286,5 @@ def feed_read(*, viewer: User, mode: str, cursor: str | None = None, at: datetim
         feed_request=feed_request,
         mode=feed_request.mode,
         items=[FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)],
-        viewer_state=viewer_state(viewer=viewer, tweets=tweets),
         next_cursor=next_cursor,
     )

@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 
 import numpy as np
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from feed import services as feed_services
@@ -209,12 +209,9 @@ class Simulation:
         user = self.users[viewer]
         if mode == FeedRequest.Mode.ORACLE:
             return self.serve_oracle(viewer=viewer, depth=depth, at=at)
-        page = feed_services.feed_read(viewer=user, mode=mode, at=at)
-        shown = [Shown(i.tweet.original, page.feed_request, i.position) for i in page.items]
-        while len(shown) < depth and page.next_cursor:
-            page = feed_services.feed_read(viewer=user, mode=mode, cursor=page.next_cursor, at=at)
-            shown += [Shown(i.tweet.original, page.feed_request, i.position) for i in page.items]
-        return shown[:depth]
+        # One page as deep as this person will scroll, as a client asks for.
+        page = feed_services.feed_read(viewer=user, mode=mode, limit=depth, at=at)
+        return [Shown(item.tweet.original, page.feed_request, item.position) for item in page.items]
 
     def serve_oracle(self, *, viewer: int, depth: int, at: datetime) -> list[Shown]:
         """The ceiling: the same in-network candidates, sorted by true expected
@@ -284,6 +281,7 @@ class Simulation:
         sessions = [(at, 1, viewer, depth) for at, viewer, depth in self.sessions_of_day(day)]
         posts = [(at, 0, author, (topic, text)) for at, author, topic, text in self.posts_of_day(day)]
         rng = self.rng(4, day)
+        refresh_planner_statistics()
         with transaction.atomic():
             for at, kind, who, what in sorted(sessions + posts, key=lambda event: event[:3]):
                 if kind == 0:
@@ -293,6 +291,14 @@ class Simulation:
             self.flush_topics()
             self.world.days += 1
             self.world.save(update_fields=["days"])
+
+
+def refresh_planner_statistics() -> None:
+    """A simulated day writes faster than autovacuum re-analyses: without fresh
+    statistics PostgreSQL plans the feed query for a tiny table and scans."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE users_user, users_follow, feed_tweet, feed_like, feed_hide, feed_report")
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def people_generate(*, seed: int, n_users: int) -> list[Person]:
     interests = rng.dirichlet(np.full(N_TOPICS, 0.25), size=n_users)
     quality = rng.beta(4, 3, size=n_users)
     spammer = rng.random(n_users) < SPAMMER_SHARE
-    visit_rate = rng.beta(2.5, 2.5, size=n_users)
+    visit_rate = rng.beta(2, 3, size=n_users)
     post_rate = np.minimum(rng.lognormal(math.log(0.8), 0.8, size=n_users), 8.0)
     quality[spammer] = rng.beta(1, 8, size=int(spammer.sum()))
     post_rate[spammer] = 4.0

@@ -78,17 +78,19 @@ def test_reply_to_a_retweet_answers_the_original():
     assert refreshed(retweet).reply_count == 0
 
 
-def test_tweet_get_hydrates_visible_tweets_only(django_assert_num_queries):
+def test_hydrated_tweets_carry_authors_and_viewer_state_in_one_query(django_assert_num_queries):
     original = tweet()
-    retweet = services.retweet_create(user=UserFactory(), tweet=original)
+    viewer = UserFactory()
+    retweet = services.retweet_create(user=viewer, tweet=original)
+    services.like_create(user=viewer, tweet=original)
 
     with django_assert_num_queries(1):
-        got = selectors.tweet_get(tweet_id=retweet.pk)
+        got = selectors.tweets_hydrated(viewer=viewer).get(pk=retweet.pk)
         authors = (got.author.username, got.retweet_of.author.username)
     assert authors == (retweet.author.username, original.author.username)
+    assert got.liked and got.retweeted
     services.tweet_delete(tweet=original, by=original.author)
-    assert selectors.tweet_get(tweet_id=original.pk) is None
-    assert selectors.tweet_get(tweet_id=retweet.pk) is None
+    assert not selectors.tweets_hydrated().filter(pk__in=[original.pk, retweet.pk]).exists()
 
 
 def test_tweet_delete_by_someone_else_is_refused():
