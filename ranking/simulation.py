@@ -298,7 +298,9 @@ def refresh_planner_statistics() -> None:
     statistics PostgreSQL plans the feed query for a tiny table and scans."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE users_user, users_follow, feed_tweet, feed_like, feed_hide, feed_report")
+            cursor.execute(
+                "ANALYZE users_user, users_follow, feed_tweet, feed_like, feed_hide, feed_report, feed_engagement"
+            )
 
 
 @dataclass(frozen=True)

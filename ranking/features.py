@@ -1,0 +1,401 @@
+"""The feature specification, shared by training and serving.
+
+Every feature of a (viewer, tweet) pair is defined "as of" a time t and sees
+only events strictly before t: served, t is the build time; in training, the
+impression's time, so an engagement can never leak into the features of its
+own impression. Two evaluators implement the one definition: batched SQL
+aggregates for one viewer's candidates (serving), and sorted-array counting
+over the whole log for many impressions at once (training). A parity test
+holds them equal.
+
+Raw numbers go out (counts, hours, flags); the model normalises them itself,
+so training and serving cannot skew on preprocessing.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Q
+
+from feed.models import Engagement, Tweet
+from ranking.candidates import Candidate, CandidateSet
+from users.models import Follow
+
+FEATURE_SPEC_VERSION = 1
+HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
+AFFINITY_WINDOW = timedelta(days=30)
+RECENT_WINDOW = timedelta(days=7)
+ATTRIBUTION_WINDOW = timedelta(hours=1)  # an action within this of an impression is its label
+
+Kind = Engagement.Kind
+NUMERIC_FEATURES = (
+    "age_h",
+    "is_reply",
+    "text_chars",
+    "follows_author",
+    "author_follows_viewer",
+    "author_followers",
+    "tweet_impressions",
+    "tweet_likes",
+    "tweet_replies",
+    "tweet_retweets",
+    "tweet_negatives",
+    "tweet_likes_per_h",
+    "followees_engaged",
+    "aff_impressions",
+    "aff_likes",
+    "aff_replies",
+    "aff_retweets",
+    "aff_long_dwells",
+    "aff_negatives",
+    "author_tweets_7d",
+    "author_negatives_7d",
+    "viewer_impressions_7d",
+    "viewer_actions_7d",
+)
+COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
+TWEET_COUNTS = {
+    Kind.IMPRESSION: "tweet_impressions",
+    Kind.LIKE: "tweet_likes",
+    Kind.REPLY: "tweet_replies",
+    Kind.RETWEET: "tweet_retweets",
+    Kind.HIDE: "tweet_negatives",
+    Kind.REPORT: "tweet_negatives",
+}
+AFFINITY_COUNTS = {
+    Kind.IMPRESSION: "aff_impressions",
+    Kind.LIKE: "aff_likes",
+    Kind.REPLY: "aff_replies",
+    Kind.RETWEET: "aff_retweets",
+    Kind.HIDE: "aff_negatives",
+    Kind.REPORT: "aff_negatives",
+}
+ACTIONS = (Kind.LIKE, Kind.REPLY, Kind.RETWEET)
+NEGATIVES = (Kind.HIDE, Kind.REPORT)
+SOCIAL = (Kind.LIKE, Kind.RETWEET)
+
+
+@dataclass(frozen=True)
+class FeatureBatch:
+    """The model's raw inputs for n (viewer, tweet) pairs."""
+
+    numeric: np.ndarray  # float32 [n, len(NUMERIC_FEATURES)]
+    text: np.ndarray  # object (str) [n]
+    viewer_id: np.ndarray  # int64 [n]
+    author_id: np.ndarray  # int64 [n]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def subset(self, index) -> "FeatureBatch":
+        return FeatureBatch(self.numeric[index], self.text[index], self.viewer_id[index], self.author_id[index])
+
+    def column(self, name: str) -> np.ndarray:
+        return self.numeric[:, COLUMN[name]]
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Labelled examples, one per impression."""
+
+    features: FeatureBatch
+    labels: dict[str, np.ndarray]  # head -> float32 [n] of 0/1
+    feed_request: np.ndarray  # object (str) [n]
+    at: np.ndarray  # float64 [n], epoch seconds
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def subset(self, index) -> "Examples":
+        return Examples(
+            self.features.subset(index),
+            {head: labels[index] for head, labels in self.labels.items()},
+            self.feed_request[index],
+            self.at[index],
+        )
+
+
+def _finish(numeric: np.ndarray) -> np.ndarray:
+    """Features derived from others, the same way in both evaluators."""
+    numeric[:, COLUMN["tweet_likes_per_h"]] = numeric[:, COLUMN["tweet_likes"]] / np.maximum(
+        numeric[:, COLUMN["age_h"]], 1.0
+    )
+    return numeric
+
+
+# --- Serving: one viewer, their candidates, one time -------------------------
+
+
+def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBatch:
+    """Features of every candidate for one viewer at `at`, in six queries."""
+    candidates = candidate_set.candidates
+    viewer = candidate_set.viewer_id
+    n = len(candidates)
+    numeric = np.zeros((n, len(NUMERIC_FEATURES)), dtype=np.float32)
+    if not n:
+        return FeatureBatch(numeric, np.array([], dtype=object), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    tweet_ids = [c.tweet_id for c in candidates]
+    author_ids = {c.author_id for c in candidates}
+    before = Q(created_at__lt=at)
+
+    follows_viewer = set(
+        Follow.objects.filter(before, follower_id__in=author_ids, followee_id=viewer).values_list(
+            "follower_id", flat=True
+        )
+    )
+    followers = dict(
+        Follow.objects.filter(before, followee_id__in=author_ids)
+        .values("followee_id")
+        .annotate(n=Count("pk"))
+        .values_list("followee_id", "n")
+    )
+    tweet_counts: dict[tuple[int, str], int] = defaultdict(int)
+    rows = Engagement.objects.filter(before, tweet_id__in=tweet_ids, kind__in=TWEET_COUNTS).values("tweet_id", "kind")
+    for row in rows.annotate(n=Count("pk")):
+        tweet_counts[row["tweet_id"], TWEET_COUNTS[row["kind"]]] += row["n"]
+    engaged = dict(
+        Engagement.objects.filter(
+            before, tweet_id__in=tweet_ids, user_id__in=candidate_set.followee_ids, kind__in=SOCIAL
+        )
+        .values("tweet_id")
+        .annotate(n=Count("user_id", distinct=True))
+        .values_list("tweet_id", "n")
+    )
+    affinity: dict[tuple[int, str], int] = defaultdict(int)
+    viewer_counts: dict[str, int] = defaultdict(int)
+    recent = Q(created_at__gte=at - RECENT_WINDOW)
+    history = Engagement.objects.filter(before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW)
+    for row in history.values("tweet__author_id", "kind").annotate(
+        n=Count("pk"),
+        long=Count("pk", filter=Q(dwell_ms__gte=settings.DWELL_LONG_MS)),
+        recent=Count("pk", filter=recent),
+    ):
+        author, kind = row["tweet__author_id"], row["kind"]
+        if kind in AFFINITY_COUNTS:
+            affinity[author, AFFINITY_COUNTS[kind]] += row["n"]
+        if kind == Kind.DWELL:
+            affinity[author, "aff_long_dwells"] += row["long"]
+        viewer_counts["viewer_impressions_7d" if kind == Kind.IMPRESSION else kind] += row["recent"]
+    author_rows = (
+        Tweet.objects.filter(before, recent, author_id__in=author_ids, retweet_of__isnull=True)
+        .values("author_id")
+        .annotate(tweets=Count("pk", distinct=True))
+    )
+    author_tweets = {row["author_id"]: row["tweets"] for row in author_rows}
+    negatives = dict(
+        Engagement.objects.filter(before, recent, tweet__author_id__in=author_ids, kind__in=NEGATIVES)
+        .values("tweet__author_id")
+        .annotate(n=Count("pk"))
+        .values_list("tweet__author_id", "n")
+    )
+
+    viewer_actions = sum(viewer_counts[kind] for kind in ACTIONS)
+    for i, c in enumerate(candidates):
+        row = numeric[i]
+        row[COLUMN["age_h"]] = (at - c.created_at).total_seconds() / 3600
+        row[COLUMN["is_reply"]] = c.is_reply
+        row[COLUMN["text_chars"]] = len(c.text)
+        row[COLUMN["follows_author"]] = c.author_id in candidate_set.followee_ids
+        row[COLUMN["author_follows_viewer"]] = c.author_id in follows_viewer
+        row[COLUMN["author_followers"]] = followers.get(c.author_id, 0)
+        for name in set(TWEET_COUNTS.values()):
+            row[COLUMN[name]] = tweet_counts[c.tweet_id, name]
+        row[COLUMN["followees_engaged"]] = engaged.get(c.tweet_id, 0)
+        for name in (*set(AFFINITY_COUNTS.values()), "aff_long_dwells"):
+            row[COLUMN[name]] = affinity[c.author_id, name]
+        row[COLUMN["author_tweets_7d"]] = author_tweets.get(c.author_id, 0)
+        row[COLUMN["author_negatives_7d"]] = negatives.get(c.author_id, 0)
+        row[COLUMN["viewer_impressions_7d"]] = viewer_counts["viewer_impressions_7d"]
+        row[COLUMN["viewer_actions_7d"]] = viewer_actions
+    return FeatureBatch(
+        _finish(numeric),
+        np.array([c.text for c in candidates], dtype=object),
+        np.full(n, viewer, dtype=np.int64),
+        np.array([c.author_id for c in candidates], dtype=np.int64),
+    )
+
+
+# --- Training: every impression of a period, each at its own time ------------
+
+EPOCH = datetime(2000, 1, 1, tzinfo=None)
+TIME_BITS = 40  # milliseconds since EPOCH fit 40 bits until 2034; keys get the other 23
+
+
+def _ms(times: np.ndarray) -> np.ndarray:
+    """Datetimes (numpy datetime64[us]) as int64 milliseconds since EPOCH."""
+    return (times - np.datetime64(EPOCH, "us")).astype("timedelta64[ms]").astype(np.int64)
+
+
+class AsOfCounter:
+    """Counts events per key within [t_lo, t_hi) for many queries at once: one
+    sort, then binary searches on (key, time) packed into one int64."""
+
+    def __init__(self, keys: np.ndarray, times_ms: np.ndarray):
+        self.keys, dense = np.unique(keys, return_inverse=True)
+        if len(self.keys) >= 2 ** (63 - TIME_BITS):
+            raise ValueError("too many distinct keys to pack beside the time")
+        self.packed = np.sort((dense.astype(np.int64) << TIME_BITS) | times_ms)
+
+    def count(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+        index = np.searchsorted(self.keys, keys)
+        index = np.minimum(index, max(len(self.keys) - 1, 0))
+        found = (self.keys[index] == keys) if len(self.keys) else np.zeros(len(keys), bool)
+        base = index.astype(np.int64) << TIME_BITS
+        hi = np.searchsorted(self.packed, base | t_hi)
+        lo = np.searchsorted(self.packed, base | (t_lo if t_lo is not None else 0))
+        return np.where(found, hi - lo, 0)
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a.astype(np.int64) << 32) | b.astype(np.int64)
+
+
+def _log_arrays(*, since: datetime, until: datetime) -> dict[str, np.ndarray]:
+    rows = list(
+        Engagement.objects.filter(created_at__gte=since, created_at__lt=until)
+        .order_by()
+        .values_list("user_id", "tweet_id", "tweet__author_id", "kind", "dwell_ms", "created_at", "feed_request_id")
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    return {
+        "user": np.array(columns[0], dtype=np.int64),
+        "tweet": np.array(columns[1], dtype=np.int64),
+        "author": np.array(columns[2], dtype=np.int64),
+        "kind": np.array(columns[3], dtype=object),
+        "dwell": np.array([d or 0 for d in columns[4]], dtype=np.int64),
+        "ms": _ms(np.array([t.replace(tzinfo=None) for t in columns[5]], dtype="datetime64[us]")),
+        "feed_request": np.array([str(r) if r else "" for r in columns[6]], dtype=object),
+    }
+
+
+def training_examples(*, since: datetime | None = None, until: datetime | None = None) -> Examples:
+    """One labelled example per impression in [since, until): its features as
+    of the impression, its labels from what the same viewer did to the same
+    tweet within ATTRIBUTION_WINDOW after it."""
+    first = Engagement.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    last = Engagement.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    if first is None:
+        return _empty_examples()
+    since = since or first
+    until = until or last + timedelta(microseconds=1)
+    log = _log_arrays(since=since - AFFINITY_WINDOW, until=until + ATTRIBUTION_WINDOW)
+    kind = log["kind"]
+    start_ms, end_ms = _ms(np.array([since.replace(tzinfo=None), until.replace(tzinfo=None)], dtype="datetime64[us]"))
+    shown = np.flatnonzero((kind == Kind.IMPRESSION) & (log["ms"] >= start_ms) & (log["ms"] < end_ms))
+    if not len(shown):
+        return _empty_examples()
+    viewer, tweet, author, t = log["user"][shown], log["tweet"][shown], log["author"][shown], log["ms"][shown]
+    n = len(shown)
+    numeric = np.zeros((n, len(NUMERIC_FEATURES)), dtype=np.float32)
+
+    def counter(mask: np.ndarray, keys: np.ndarray) -> AsOfCounter:
+        return AsOfCounter(keys[mask], log["ms"][mask])
+
+    long_dwell = (kind == Kind.DWELL) & (log["dwell"] >= settings.DWELL_LONG_MS)
+    pair, viewer_author = _pair(log["user"], log["tweet"]), _pair(log["user"], log["author"])
+
+    # Labels: the same viewer, the same tweet, within the attribution window.
+    window = int(ATTRIBUTION_WINDOW.total_seconds() * 1000)
+    labels = {}
+    for head in HEADS:
+        mask = long_dwell if head == "dwell" else kind == head
+        labels[head] = (counter(mask, pair).count(_pair(viewer, tweet), t + window, t) > 0).astype(np.float32)
+
+    tweets = {
+        pk: (text, created, reply_to)
+        for pk, text, created, reply_to in Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list(
+            "pk", "text", "created_at", "reply_to_id"
+        )
+    }
+    created = _ms(np.array([tweets[x][1].replace(tzinfo=None) for x in tweet], dtype="datetime64[us]"))
+    numeric[:, COLUMN["age_h"]] = (t - created) / 3_600_000
+    numeric[:, COLUMN["is_reply"]] = [tweets[x][2] is not None for x in tweet]
+    numeric[:, COLUMN["text_chars"]] = [len(tweets[x][0]) for x in tweet]
+
+    follows = list(Follow.objects.values_list("follower_id", "followee_id", "created_at"))
+    follower = np.array([f[0] for f in follows], dtype=np.int64)
+    followee = np.array([f[1] for f in follows], dtype=np.int64)
+    follow_ms = _ms(np.array([f[2].replace(tzinfo=None) for f in follows], dtype="datetime64[us]"))
+    edges = AsOfCounter(_pair(follower, followee), follow_ms)
+    numeric[:, COLUMN["follows_author"]] = edges.count(_pair(viewer, author), t) > 0
+    numeric[:, COLUMN["author_follows_viewer"]] = edges.count(_pair(author, viewer), t) > 0
+    numeric[:, COLUMN["author_followers"]] = AsOfCounter(followee, follow_ms).count(author, t)
+
+    for event_kind, name in TWEET_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["tweet"]).count(tweet, t)
+    numeric[:, COLUMN["followees_engaged"]] = _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms)
+
+    since_30d = t - int(AFFINITY_WINDOW.total_seconds() * 1000)
+    since_7d = t - int(RECENT_WINDOW.total_seconds() * 1000)
+    for event_kind, name in AFFINITY_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, viewer_author).count(
+            _pair(viewer, author), t, since_30d
+        )
+    numeric[:, COLUMN["aff_long_dwells"]] = counter(long_dwell, viewer_author).count(
+        _pair(viewer, author), t, since_30d
+    )
+
+    authored = Tweet.objects.filter(author_id__in=set(author.tolist()), retweet_of__isnull=True)
+    author_rows = list(authored.values_list("author_id", "created_at"))
+    author_tweet_ms = _ms(np.array([r[1].replace(tzinfo=None) for r in author_rows], dtype="datetime64[us]"))
+    author_keys = np.array([r[0] for r in author_rows], dtype=np.int64)
+    numeric[:, COLUMN["author_tweets_7d"]] = AsOfCounter(author_keys, author_tweet_ms).count(author, t, since_7d)
+    negative = np.isin(kind, NEGATIVES)
+    numeric[:, COLUMN["author_negatives_7d"]] = counter(negative, log["author"]).count(author, t, since_7d)
+    numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
+        viewer, t, since_7d
+    )
+    numeric[:, COLUMN["viewer_actions_7d"]] = counter(np.isin(kind, ACTIONS), log["user"]).count(viewer, t, since_7d)
+
+    features = FeatureBatch(_finish(numeric), np.array([tweets[x][0] for x in tweet], dtype=object), viewer, author)
+    return Examples(features, labels, log["feed_request"][shown], t / 1000.0 + EPOCH_S)
+
+
+EPOCH_S = (EPOCH - datetime(1970, 1, 1)).total_seconds()
+
+
+def _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms) -> np.ndarray:
+    """How many of the viewer's followees liked or retweeted the tweet before t."""
+    social = np.isin(log["kind"], SOCIAL)
+    engagers: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for user, x, ms in zip(log["user"][social], log["tweet"][social], log["ms"][social], strict=True):
+        engagers[int(x)].append((int(user), int(ms)))
+    follow_since = {(int(a), int(b)): int(ms) for a, b, ms in zip(follower, followee, follow_ms, strict=True)}
+    counts = np.zeros(len(viewer), dtype=np.float32)
+    for i, (v, x, ms) in enumerate(zip(viewer.tolist(), tweet.tolist(), t.tolist(), strict=True)):
+        if x in engagers:
+            counts[i] = len({u for u, when in engagers[x] if when < ms and follow_since.get((v, u), ms) < ms})
+    return counts
+
+
+def _empty_examples() -> Examples:
+    empty = FeatureBatch(
+        np.zeros((0, len(NUMERIC_FEATURES)), np.float32),
+        np.array([], dtype=object),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+    )
+    return Examples(empty, {head: np.zeros(0, np.float32) for head in HEADS}, np.array([], dtype=object), np.zeros(0))
+
+
+def candidate_reasons(*, candidate: Candidate, features: np.ndarray, names: dict[int, str]) -> list[str]:
+    """Why a viewer sees a tweet, in words, from its features (the main ones first)."""
+    author = names.get(candidate.author_id, "this author")
+    reasons = []
+    if features[COLUMN["aff_likes"]] >= 2:
+        reasons.append(f"You often like @{author}")
+    elif features[COLUMN["aff_replies"]] >= 1:
+        reasons.append(f"You reply to @{author}")
+    engaged = int(features[COLUMN["followees_engaged"]])
+    if engaged >= 1:
+        reasons.append(f"Liked by {engaged} {'person' if engaged == 1 else 'people'} you follow")
+    if candidate.via_user_id and candidate.via_user_id in names:
+        reasons.append(f"Retweeted by @{names[candidate.via_user_id]}")
+    if features[COLUMN["follows_author"]] and not reasons:
+        reasons.append(f"You follow @{author}")
+    if features[COLUMN["tweet_likes_per_h"]] >= 1 and len(reasons) < 2:
+        reasons.append("Popular right now")
+    return reasons[:2]
