@@ -1,5 +1,6 @@
 """The Celery app. Workers run model work; the web process only enqueues."""
 
+import logging
 import os
 
 from celery import Celery
@@ -9,3 +10,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task, *args) -> None:
+    """Send `task` once the current transaction commits (at once outside one).
+    A broker outage is logged, never raised: posting and reading must go on
+    without it, and every task's work can be redone later from PostgreSQL."""
+    from django.db import transaction
+
+    def send():
+        try:
+            task.apply_async(args=args)
+        except Exception:
+            logger.exception("Could not enqueue %s%s: is the broker down?", task.name, args)
+
+    transaction.on_commit(send)

@@ -111,7 +111,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("feeds"), Queue("training"))
 CELERY_TASK_ROUTES = {
     "ranking.tasks.train_*": {"queue": "training"},
-    "ranking.tasks.*": {"queue": "feeds"},
+    "ranking.tasks.build_feed": {"queue": "feeds"},
 }
 # Tasks are idempotent, so a task lost with its worker is simply run again.
 CELERY_TASK_ACKS_LATE = True
@@ -121,6 +121,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 # A dead broker must not block a web request: fail fast, the caller logs it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
 CELERY_TASK_PUBLISH_RETRY = False
 
 # --- API --------------------------------------------------------------------
@@ -153,6 +155,13 @@ SPECTACULAR_SETTINGS = {
 TWEET_MAX_CHARS = 280
 FEED_PAGE_SIZE = env.int("FEED_PAGE_SIZE", default=20)
 FEED_PAGE_SIZE_MAX = 100
+# Ranked feeds: how many items a stored list keeps, how long it lives, and
+# after how long an unmarked list is rebuilt anyway (fan-out only marks the
+# feeds of recently active followers stale).
+RANKED_FEED_MAX_ITEMS = env.int("RANKED_FEED_MAX_ITEMS", default=500)
+RANKED_FEED_TTL_S = env.int("RANKED_FEED_TTL_S", default=24 * 3600)
+RANKED_FEED_MAX_AGE_S = env.int("RANKED_FEED_MAX_AGE_S", default=15 * 60)
+FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)

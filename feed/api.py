@@ -58,21 +58,29 @@ class TweetSerializer(OriginalTweetSerializer):
         return data
 
 
-class FeedItemSerializer(TweetSerializer):
-    position = serializers.SerializerMethodField()
+class FeedItemSerializer(serializers.Serializer):
+    """A feed item: the tweet, its position in the feed request and, when
+    ranked, its score and why it is there ("Why am I seeing this?")."""
 
-    class Meta(TweetSerializer.Meta):
-        fields = [*TweetSerializer.Meta.fields, "position"]
-
-    def get_position(self, tweet) -> int:
-        return self.context["positions"][tweet.pk]
+    def to_representation(self, item: services.FeedItem) -> dict:
+        return {
+            **TweetSerializer(item.tweet).data,
+            "position": item.position,
+            "score": item.score,
+            "reasons": list(item.reasons),
+        }
 
 
 class FeedSerializer(serializers.Serializer):
     feed_request = serializers.UUIDField()
-    mode = serializers.ChoiceField(choices=services.FEED_MODES)
+    mode = serializers.ChoiceField(choices=services.FEED_MODES, help_text="what ordered this page")
+    ranking = serializers.ChoiceField(
+        choices=["ranked", "pending", "off"],
+        help_text='"pending": no fresh ranked list yet, this is the latest timeline while one is built',
+    )
+    model_version = serializers.CharField(allow_blank=True)
     next = serializers.URLField(allow_null=True)
-    results = FeedItemSerializer(many=True)
+    results = TweetSerializer(many=True, help_text="each tweet also has position, score and reasons")
 
 
 class TweetCreateSerializer(serializers.Serializer):
@@ -293,15 +301,14 @@ class FeedView(APIView):
         if page.next_cursor:
             query = urlencode({**request.query_params.dict(), "cursor": page.next_cursor})
             next_url = request.build_absolute_uri(f"{request.path}?{query}")
-        items = [item.tweet for item in page.items]
-        positions = {item.tweet.pk: item.position for item in page.items}
-        context = {"positions": positions}
         return Response(
             {
                 "feed_request": page.feed_request.pk,
                 "mode": page.mode,
+                "ranking": page.ranking,
+                "model_version": page.feed_request.model_version,
                 "next": next_url,
-                "results": FeedItemSerializer(items, many=True, context=context).data,
+                "results": FeedItemSerializer(page.items, many=True).data,
             }
         )
 

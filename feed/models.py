@@ -164,3 +164,16 @@ class FeedRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} feed for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ServedItem(models.Model):
+    """What a feed request served, at which position and score: the server's
+    side of the story, beside the impressions clients log for what was seen."""
+
+    feed_request = models.ForeignKey(FeedRequest, on_delete=models.CASCADE, related_name="served")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="+", db_index=False)
+    position = models.PositiveIntegerField()
+    score = models.FloatField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.feed_request_id} #{self.position}: {self.tweet_id}"

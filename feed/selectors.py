@@ -17,27 +17,34 @@ from users.models import Follow, User
 
 
 @dataclass(frozen=True)
-class TimelineCursor:
-    """Where a timeline page ends: keyset on (created_at, id), plus the feed
-    request the pages belong to and the position the next page starts at."""
+class FeedCursor:
+    """Where a feed page ends: the feed request the pages belong to, the
+    position the next page starts at and, for the latest timeline, the keyset
+    (created_at, id) of the last tweet shown."""
 
-    created_at: datetime
-    tweet_id: int
-    position: int
     feed_request_id: uuid.UUID
+    position: int
+    created_at: datetime | None = None
+    tweet_id: int | None = None
 
     def encode(self) -> str:
-        payload = [self.created_at.isoformat(), self.tweet_id, self.position, str(self.feed_request_id)]
+        created_at = self.created_at.isoformat() if self.created_at else None
+        payload = [str(self.feed_request_id), self.position, created_at, self.tweet_id]
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
     @classmethod
-    def decode(cls, token: str) -> "TimelineCursor":
+    def decode(cls, token: str) -> "FeedCursor":
         try:
-            created_at, tweet_id, position, feed_request_id = json.loads(base64.urlsafe_b64decode(token))
-            cursor = cls(datetime.fromisoformat(created_at), int(tweet_id), int(position), uuid.UUID(feed_request_id))
+            feed_request_id, position, created_at, tweet_id = json.loads(base64.urlsafe_b64decode(token))
+            cursor = cls(
+                uuid.UUID(feed_request_id),
+                int(position),
+                datetime.fromisoformat(created_at) if created_at is not None else None,
+                int(tweet_id) if tweet_id is not None else None,
+            )
         except (binascii.Error, ValueError, TypeError, AttributeError) as exc:
             raise ValidationError({"cursor": "Invalid cursor."}) from exc
-        if cursor.position < 0 or cursor.created_at.tzinfo is None:
+        if cursor.position < 0 or (cursor.created_at and cursor.created_at.tzinfo is None):
             raise ValidationError({"cursor": "Invalid cursor."})
         return cursor
 
@@ -59,7 +66,22 @@ def tweets_hydrated(*, viewer: User | None = None) -> QuerySet[Tweet]:
     )
 
 
-def timeline_latest(*, viewer: User, before: TimelineCursor | None, limit: int) -> list[Tweet]:
+def tweets_removed_by(viewer: User) -> Q:
+    """What the viewer hid or reported, and every retweet of it (hides and
+    reports are stored on originals): a condition to exclude."""
+    return Q(Exists(Hide.objects.filter(user=viewer, tweet_id=ORIGINAL_ID))) | Q(
+        Exists(Report.objects.filter(user=viewer, tweet_id=ORIGINAL_ID))
+    )
+
+
+def tweets_in_order(*, viewer: User, tweet_ids: list[int]) -> list[Tweet]:
+    """These tweets, hydrated, in this order, leaving out any deleted or
+    removed by the viewer since the list was made: one query."""
+    found = tweets_hydrated(viewer=viewer).exclude(tweets_removed_by(viewer)).in_bulk(tweet_ids)
+    return [found[pk] for pk in tweet_ids if pk in found]
+
+
+def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> list[Tweet]:
     """The reverse-chronological home timeline: tweets and retweets by the
     viewer's followees and the viewer, newest first, never what the viewer
     hid or reported (nor retweets of it)."""
@@ -67,14 +89,8 @@ def timeline_latest(*, viewer: User, before: TimelineCursor | None, limit: int) 
     # timeline index instead of scanning every tweet (an OR with a subquery
     # defeats that).
     authors = [*Follow.objects.filter(follower=viewer).values_list("followee_id", flat=True), viewer.pk]
-    tweets = (
-        tweets_hydrated(viewer=viewer)
-        .filter(author__in=authors)
-        # Hides and reports are stored on originals: one test covers a tweet and its retweets.
-        .exclude(Exists(Hide.objects.filter(user=viewer, tweet_id=ORIGINAL_ID)))
-        .exclude(Exists(Report.objects.filter(user=viewer, tweet_id=ORIGINAL_ID)))
-    )
-    if before is not None:
+    tweets = tweets_hydrated(viewer=viewer).filter(author__in=authors).exclude(tweets_removed_by(viewer))
+    if before is not None and before.created_at is not None:
         tweets = tweets.filter(
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.tweet_id)
         )

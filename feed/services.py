@@ -16,8 +16,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from feed.selectors import TimelineCursor, timeline_latest
+from config.celery import enqueue
+from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
+from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
+from ranking.feeds import RankedPage, ranked_page
+from ranking.tasks import fanout_tweet
 from users.models import User
 
 
@@ -89,16 +92,26 @@ def _bump(tweet: Tweet, counter: str, delta: int) -> None:
 
 @transaction.atomic
 def tweet_create(
-    *, author: User, text: str, reply_to: Tweet | None = None, served: Served = NOT_SERVED, at: datetime | None = None
+    *,
+    author: User,
+    text: str,
+    reply_to: Tweet | None = None,
+    served: Served = NOT_SERVED,
+    at: datetime | None = None,
+    fanout: bool = True,
 ) -> Tweet:
     """Post a tweet, or a reply when `reply_to` is given (a reply to a retweet
-    answers its original). A reply counts as a `reply` engagement."""
+    answers its original). A reply counts as a `reply` engagement. Once
+    committed, followers' ranked feeds are marked stale (`fanout`; the
+    simulator, living in simulated time, turns it off)."""
     at = at or timezone.now()
     parent = reply_to.original if reply_to else None
     tweet = Tweet.objects.create(author=author, text=clean_tweet_text(text), reply_to=parent, created_at=at)
     if parent is not None:
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
+    if fanout:
+        enqueue(fanout_tweet, tweet.pk)
     return tweet
 
 
@@ -142,7 +155,9 @@ def like_delete(*, user: User, tweet: Tweet) -> Tweet:
 
 
 @transaction.atomic
-def retweet_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None) -> Tweet:
+def retweet_create(
+    *, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None, fanout: bool = True
+) -> Tweet:
     """Retweet the original of `tweet`. Idempotent. Returns the retweet."""
     at = at or timezone.now()
     original = tweet.original
@@ -155,6 +170,8 @@ def retweet_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at:
     retweet = Tweet.objects.create(author=user, retweet_of=original, created_at=at)
     _bump(original, "retweet_count", +1)
     _log(user=user, tweet=original, kind=Engagement.Kind.RETWEET, served=served, at=at)
+    if fanout:
+        enqueue(fanout_tweet, retweet.pk)
     return retweet
 
 
@@ -241,14 +258,19 @@ def engagements_log(*, user: User, events: list[ClientEvent], at: datetime | Non
 class FeedItem:
     tweet: Tweet
     position: int
+    score: float | None = None
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class FeedPage:
-    """One page of a home feed, ready to render: the API and the pages both use it."""
+    """One page of a home feed, ready to render: the API and the pages both use it.
+    `ranking` says what ordered it: "ranked", "pending" (no fresh ranked list
+    yet: the latest timeline, while one is built) or "off" (latest asked)."""
 
     feed_request: FeedRequest
     mode: str
+    ranking: str
     items: list[FeedItem]
     next_cursor: str | None
 
@@ -261,30 +283,62 @@ def feed_read(
 ) -> FeedPage:
     """A page of `viewer`'s home feed, `limit` items long (FEED_PAGE_SIZE by
     default). The first page opens a feed request; the cursor carries it, so a
-    scroll is one request with rising positions. Ranking is not wired in yet:
-    `ranked` serves the latest timeline."""
+    scroll is one request with rising positions. `ranked` reads the list a
+    feeds worker stored; without a fresh one it asks for a build and serves
+    the latest timeline meanwhile, never waiting on the model."""
     if mode not in FEED_MODES:
         raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
     limit = limit or settings.FEED_PAGE_SIZE
     if not 1 <= limit <= settings.FEED_PAGE_SIZE_MAX:
         raise ValidationError({"limit": f"Ask for 1 to {settings.FEED_PAGE_SIZE_MAX} items."})
-    before = TimelineCursor.decode(cursor) if cursor else None
-    if before is None:
-        feed_request = feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
-    else:
-        feed_request = FeedRequest.objects.filter(pk=before.feed_request_id, user=viewer).first()
+    after = FeedCursor.decode(cursor) if cursor else None
+    feed_request = None
+    if after is not None:
+        feed_request = FeedRequest.objects.filter(pk=after.feed_request_id, user=viewer).first()
         if feed_request is None:
             raise ValidationError({"cursor": "Invalid cursor."})
-    start = before.position if before else 0
-    tweets = timeline_latest(viewer=viewer, before=before, limit=limit + 1)
+    start = after.position if after else 0
+
+    ranking = "off"
+    if mode == FeedRequest.Mode.RANKED and (feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED):
+        page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None)
+        if page is not None:
+            return _ranked_feed_page(
+                viewer=viewer, page=page, feed_request=feed_request, start=start, limit=limit, at=at
+            )
+        ranking = "pending"
+    elif mode == FeedRequest.Mode.RANKED:
+        ranking = "pending"  # a scroll that began on the latest timeline stays on it
+
+    feed_request = feed_request or feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
+    tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)
     more, tweets = len(tweets) > limit, tweets[:limit]
     next_cursor = None
     if more:
         last = tweets[-1]
-        next_cursor = TimelineCursor(last.created_at, last.pk, start + limit, feed_request.pk).encode()
-    return FeedPage(
-        feed_request=feed_request,
-        mode=feed_request.mode,
-        items=[FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)],
-        next_cursor=next_cursor,
+        next_cursor = FeedCursor(feed_request.pk, start + limit, last.created_at, last.pk).encode()
+    items = [FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)]
+    _served_record(feed_request=feed_request, items=items)
+    return FeedPage(feed_request, feed_request.mode, ranking, items, next_cursor)
+
+
+def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at) -> FeedPage:
+    feed_request = feed_request or feed_request_create(
+        user=viewer, mode=FeedRequest.Mode.RANKED, model_version=page.model_version, at=at
+    )
+    ranked = {item.tweet_id: (start + offset, item) for offset, item in enumerate(page.items)}
+    tweets = tweets_in_order(viewer=viewer, tweet_ids=list(ranked))
+    items = [
+        FeedItem(tweet, ranked[tweet.pk][0], ranked[tweet.pk][1].score, ranked[tweet.pk][1].reasons) for tweet in tweets
+    ]
+    next_cursor = FeedCursor(feed_request.pk, start + len(page.items)).encode() if page.has_more else None
+    _served_record(feed_request=feed_request, items=items)
+    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor)
+
+
+def _served_record(*, feed_request: FeedRequest, items: list[FeedItem]) -> None:
+    """What was served, where, with what score: one insert. Kept apart from
+    the impression events, which say what a person actually saw."""
+    ServedItem.objects.bulk_create(
+        [ServedItem(feed_request=feed_request, tweet_id=i.tweet.pk, position=i.position, score=i.score) for i in items]
     )

@@ -165,6 +165,7 @@ class Simulation:
             reply_to=reply_to,
             served=served or feed_services.NOT_SERVED,
             at=at,
+            fanout=False,  # simulated time: feeds are built at each visit
         )
         self.topics[tweet.pk] = self.new_topics[tweet.pk] = topic
 
@@ -268,7 +269,7 @@ class Simulation:
             if draws[2] < odds["like"]:
                 feed_services.like_create(user=user, tweet=tweet, served=served, at=acted_at)
             if draws[3] < odds["retweet"]:
-                feed_services.retweet_create(user=user, tweet=tweet, served=served, at=acted_at)
+                feed_services.retweet_create(user=user, tweet=tweet, served=served, at=acted_at, fanout=False)
             if draws[4] < odds["reply"]:
                 topic = max(self.topics.get(tweet.pk, 0), 0)
                 text = tweet_text(rng, topic=topic, spam=self.people[viewer].is_spammer)

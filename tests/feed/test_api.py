@@ -10,7 +10,7 @@ from django.utils import timezone
 from config import api as config_api
 from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from feed.selectors import TimelineCursor
+from feed.selectors import FeedCursor
 from tests.factories import UserFactory, follow, tweet
 
 pytestmark = pytest.mark.django_db
@@ -427,13 +427,13 @@ BAD_CURSORS = {
     "json object": lambda own, others: encoded({"a": 1}),
     "too short": lambda own, others: encoded([1, 2, 3]),
     "a number": lambda own, others: encoded(7),
-    "feed request not a uuid": lambda own, others: encoded([WHEN, 1, 0, "not-a-uuid"]),
-    "feed request a number": lambda own, others: encoded([WHEN, 1, 0, 5]),
-    "tweet id a list": lambda own, others: encoded([WHEN, [1], 0, str(own)]),
-    "naive time": lambda own, others: encoded(["2025-01-01T00:00:00", 1, 0, str(own)]),
-    "negative position": lambda own, others: encoded([WHEN, 1, -20, str(own)]),
-    "unknown feed request": lambda own, others: encoded([WHEN, 1, 20, str(uuid.UUID(int=1))]),
-    "another user's feed request": lambda own, others: encoded([WHEN, 1, 20, str(others)]),
+    "feed request not a uuid": lambda own, others: encoded(["not-a-uuid", 0, WHEN, 1]),
+    "feed request a number": lambda own, others: encoded([5, 0, WHEN, 1]),
+    "tweet id a list": lambda own, others: encoded([str(own), 0, WHEN, [1]]),
+    "naive time": lambda own, others: encoded([str(own), 0, "2025-01-01T00:00:00", 1]),
+    "negative position": lambda own, others: encoded([str(own), -20, WHEN, 1]),
+    "unknown feed request": lambda own, others: encoded([str(uuid.UUID(int=1)), 20, WHEN, 1]),
+    "another user's feed request": lambda own, others: encoded([str(others), 20, WHEN, 1]),
 }
 
 
@@ -452,7 +452,7 @@ def test_feed_invalid_cursor_is_400(viewer, make_cursor):
 def test_feed_cursor_of_own_feed_request_is_accepted(viewer):
     own = services.feed_request_create(user=viewer.user, mode="latest").pk
 
-    response = viewer.get("/api/feed/", {"mode": "latest", "cursor": encoded([WHEN, 1, 20, str(own)])})
+    response = viewer.get("/api/feed/", {"mode": "latest", "cursor": encoded([str(own), 20, WHEN, 1])})
 
     assert response.status_code == 200
     assert response.json()["feed_request"] == str(own)
@@ -519,9 +519,9 @@ def test_feed_needs_authentication(api):
 
 # Measured once: the page of tweets (authors, originals and the viewer's
 # likes and retweets included), plus the feed request (inserted on a first
-# page, read after) and the viewer's followees (feed), or the author (a
-# user's tweets). Whatever the page holds, it costs this.
-FEED_PAGE_QUERIES = 3
+# page, read after), the viewer's followees and the served-items insert
+# (feed), or the author (a user's tweets). Whatever the page holds, it costs this.
+FEED_PAGE_QUERIES = 4
 USER_TWEETS_PAGE_QUERIES = 2
 
 
@@ -750,6 +750,6 @@ def test_writes_are_rate_limited_but_reads_are_not(api_for, monkeypatch):
 
 
 def test_timeline_cursor_round_trips():
-    cursor = TimelineCursor(datetime.fromisoformat("2025-01-02T03:04:05.123456+00:00"), 42, 20, uuid.uuid4())
+    cursor = FeedCursor(uuid.uuid4(), 20, datetime.fromisoformat("2025-01-02T03:04:05.123456+00:00"), 42)
 
-    assert TimelineCursor.decode(cursor.encode()) == cursor
+    assert FeedCursor.decode(cursor.encode()) == cursor
