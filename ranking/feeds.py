@@ -90,12 +90,14 @@ def feed_build_request(*, user_id: int) -> None:
         enqueue(build_feed, user_id)
 
 
-def ranked_page(*, user_id: int, offset: int, limit: int, continuing: bool) -> RankedPage | None:
+def ranked_page(
+    *, user_id: int, offset: int, limit: int, continuing: bool, at: datetime | None = None
+) -> RankedPage | None:
     """A slice of the stored ranked list, or None (and a build is requested)
     when there is none, or, for a new load, when it is stale. A scroll in
     progress (`continuing`) keeps reading the list it started on."""
     feed = ranked_feed_get(user_id=user_id)
-    if feed is None or not (continuing or ranked_feed_is_fresh(feed=feed)):
+    if feed is None or not (continuing or ranked_feed_is_fresh(feed=feed, at=at)):
         feed_build_request(user_id=user_id)
         if feed is None or not continuing:
             return None

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from feed import services as feed_services
 from feed.models import Engagement, FeedRequest, Report, Tweet
-from feed.selectors import timeline_latest
+from ranking.candidates import candidates_for
 from ranking.models import World, WorldTweet, WorldUser
 from ranking.world import (
     DAY_END_H,
@@ -47,7 +47,6 @@ from ranking.world import (
 from users.models import Follow, User
 
 MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORACLE)
-ORACLE_POOL = 300  # newest in-network tweets the oracle chooses from
 DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
 SECONDS_PER_ITEM = 4
 DEMO_USERNAME = "demo"
@@ -210,26 +209,32 @@ class Simulation:
         user = self.users[viewer]
         if mode == FeedRequest.Mode.ORACLE:
             return self.serve_oracle(viewer=viewer, depth=depth, at=at)
+        if mode == FeedRequest.Mode.RANKED:
+            # What a feeds worker would have stored by now, built in-process at simulated time.
+            from ranking.pipeline import feed_build
+
+            feed_build(user_id=user.pk, at=at)
         # One page as deep as this person will scroll, as a client asks for.
         page = feed_services.feed_read(viewer=user, mode=mode, limit=depth, at=at)
         return [Shown(item.tweet.original, page.feed_request, item.position) for item in page.items]
 
     def serve_oracle(self, *, viewer: int, depth: int, at: datetime) -> list[Shown]:
-        """The ceiling: the same in-network candidates, sorted by true expected
-        weighted engagement."""
+        """The ceiling: the learned ranker's own candidates, sorted by true
+        expected weighted engagement instead of predicted."""
         user = self.users[viewer]
-        originals = {}
-        for tweet in timeline_latest(viewer=user, before=None, limit=ORACLE_POOL):
-            originals.setdefault(tweet.original.pk, tweet.original)
-        if not originals:
+        candidates = candidates_for(viewer_id=user.pk, at=at).candidates
+        if not candidates:
             return []
-        candidates = list(originals.values())
-        utility = self.truth.expected_utility(viewer, [self.item(t, at) for t in candidates])
-        order = np.argsort(-utility, kind="stable")[:depth]
+        items = [
+            Item(self.topics.get(c.tweet_id, -1), self.index_of.get(c.author_id, -1), hours_between(c.created_at, at))
+            for c in candidates
+        ]
+        order = np.argsort(-self.truth.expected_utility(viewer, items), kind="stable")[:depth]
+        tweets = Tweet.objects.in_bulk([candidates[i].tweet_id for i in order])
         feed_request = feed_services.feed_request_create(
             user=user, mode=FeedRequest.Mode.ORACLE, model_version="oracle", at=at
         )
-        return [Shown(candidates[i], feed_request, position) for position, i in enumerate(order)]
+        return [Shown(tweets[candidates[i].tweet_id], feed_request, position) for position, i in enumerate(order)]
 
     def browse(self, *, viewer: int, mode: str, depth: int, at: datetime, rng: np.random.Generator) -> None:
         """One visit: look at what is served, log it, act on it."""
