@@ -303,9 +303,7 @@ def feed_read(
     if mode == FeedRequest.Mode.RANKED and (feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED):
         page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None, at=at)
         if page is not None:
-            return _ranked_feed_page(
-                viewer=viewer, page=page, feed_request=feed_request, start=start, limit=limit, at=at
-            )
+            return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
         ranking = "pending"
     elif mode == FeedRequest.Mode.RANKED:
         ranking = "pending"  # a scroll that began on the latest timeline stays on it

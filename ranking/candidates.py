@@ -48,7 +48,7 @@ class CandidateSet:
 
 
 def candidates_for(*, viewer_id: int, at: datetime) -> CandidateSet:
-    """Every candidate for `viewer_id`'s feed at `at`, in five queries."""
+    """Every candidate for `viewer_id`'s feed at `at`, in four queries."""
     followees = frozenset(Follow.objects.filter(follower_id=viewer_id).values_list("followee_id", flat=True))
     recent = Tweet.objects.filter(
         author_id__in=followees,
