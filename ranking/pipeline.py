@@ -2,6 +2,7 @@
 scoring with the active model -> heuristics -> the stored list."""
 
 import logging
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -15,6 +16,17 @@ from ranking.scoring import LoadedModel, active_model, weighted_score
 from users.models import User
 
 logger = logging.getLogger(__name__)
+
+
+class Stopwatch:
+    def __init__(self, laps: dict | None):
+        self.laps, self.last = laps, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.laps is not None:
+            now = time.perf_counter()
+            self.laps[name] = now - self.last
+            self.last = now
 
 
 def author_diversity(scores: np.ndarray, author_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,14 +43,19 @@ def author_diversity(scores: np.ndarray, author_ids: np.ndarray) -> tuple[np.nda
     return np.argsort(-adjusted, kind="stable"), adjusted
 
 
-def feed_rank(*, user_id: int, at: datetime, model: LoadedModel) -> RankedFeed:
-    """Rank every candidate of `user_id`'s feed at `at` with `model`."""
+def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
+    """Rank every candidate of `user_id`'s feed at `at` with `model`.
+    `timings`, when given, receives each stage's seconds (for benchmarks)."""
+    clock = Stopwatch(timings)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
+    clock.lap("candidates")
     features = serving_features(candidate_set=candidate_set, at=at)
+    clock.lap("features")
     if not candidates:
         return RankedFeed(user_id, model.name, at, [])
     scores = weighted_score(model.scorer.predict(features))
+    clock.lap("scoring")
     order, adjusted = author_diversity(scores, features.author_id)
     shown = [candidates[i] for i in order]
     people = {c.author_id for c in shown} | {c.via_user_id for c in shown if c.via_user_id}
@@ -51,6 +68,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel) -> RankedFeed:
         )
         for i in order
     ]
+    clock.lap("heuristics")
     return RankedFeed(user_id, model.name, at, items)
 
 

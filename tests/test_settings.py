@@ -13,7 +13,7 @@ SETUP = "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; im
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter with only `env` (and PATH) set."""
-    return subprocess.run(  # noqa: S603  # nosec B603: fixed interpreter, code from this file
+    return subprocess.run(  # nosec B603: fixed interpreter, code from this file
         [sys.executable, "-c", code],
         env={"PATH": os.environ.get("PATH", ""), **env},
         cwd=BASE_DIR,

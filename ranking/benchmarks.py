@@ -1,0 +1,136 @@
+"""Benchmarks behind the figures the README quotes (`make bench-ranking`).
+They print numbers; nothing here asserts a target (machines are noisy)."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from feed.models import Engagement, Tweet
+from ranking.feeds import ranked_feed_store
+from ranking.model_benchmark import synthetic_examples
+from users.models import Follow, User
+
+AUTHORS, TWEETS_PER_AUTHOR = 100, 10
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q) * 1000)
+
+
+def _world_for_one_viewer() -> User:
+    """A viewer following AUTHORS people who posted TWEETS_PER_AUTHOR tweets
+    each in the past week (1,000 candidates), with some history to count."""
+    now = timezone.now()
+    stamp = int(time.time() * 1000)
+    viewer = User.objects.create(username=f"bench-viewer-{stamp}")
+    authors = User.objects.bulk_create([User(username=f"bench-author-{stamp}-{i}") for i in range(AUTHORS)])
+    Follow.objects.bulk_create(
+        [Follow(follower=viewer, followee=a, created_at=now - timedelta(days=30)) for a in authors]
+    )
+    rng = np.random.default_rng(0)
+    tweets = Tweet.objects.bulk_create(
+        [
+            Tweet(author=a, text=f"bench tweet {i} about topic {i % 7}", created_at=now - timedelta(hours=float(h)))
+            for a in authors
+            for i, h in enumerate(rng.uniform(0.1, 160, TWEETS_PER_AUTHOR))
+        ]
+    )
+    events = []
+    for tweet in rng.choice(tweets, 300, replace=False):
+        at = tweet.created_at + timedelta(minutes=5)
+        events.append(Engagement(user=viewer, tweet=tweet, kind="impression", created_at=at))
+        if rng.random() < 0.2:
+            events.append(Engagement(user=viewer, tweet=tweet, kind="like", created_at=at))
+    Engagement.objects.bulk_create(events)
+    return viewer
+
+
+def feed_build_benchmark(*, runs: int = 50) -> dict:
+    """Build one viewer's feed (100 followees, 1,000 candidates) `runs` times
+    with a model trained on synthetic data, on this database (rolled back)."""
+    from ranking.model import Scorer, build_model, export_model, fit, positive_rates
+    from ranking.pipeline import feed_rank
+    from ranking.scoring import LoadedModel
+
+    train = synthetic_examples(n=20_000, seed=3)
+    model = build_model(train.features, positive_rates=positive_rates(train))
+    fit(model, train, epochs=1, batch_size=1024)
+    loaded = LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
+    totals, scoring, candidates = [], [], 0
+    try:
+        with transaction.atomic():
+            viewer = _world_for_one_viewer()
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE users_follow, feed_tweet, feed_engagement")
+            for run in range(runs + 3):
+                laps: dict = {}
+                began = time.perf_counter()
+                feed = feed_rank(user_id=viewer.pk, at=timezone.now(), model=loaded, timings=laps)
+                ranked_feed_store(feed=feed)
+                if run >= 3:  # the first builds warm caches and the graph up
+                    totals.append(time.perf_counter() - began)
+                    scoring.append(laps["scoring"])
+                candidates = len(feed.items)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return {
+        "candidates": candidates,
+        "runs": runs,
+        "total_p50_ms": _percentile(totals, 50),
+        "total_p99_ms": _percentile(totals, 99),
+        "scoring_p50_ms": _percentile(scoring, 50),
+        "scoring_share_p50": float(np.median(np.array(scoring) / np.array(totals))),
+    }
+
+
+WEB_PROCESS = """
+import django, os, sys
+django.setup()
+import config.wsgi, config.urls
+from django.test import Client
+Client().get("/api/schema/")
+assert "tensorflow" not in sys.modules
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+WORKER_PROCESS = """
+import django, sys
+django.setup()
+from config.celery import app
+app.loader.import_default_modules()
+from ranking.model import Scorer
+from ranking.model_benchmark import synthetic_examples
+scorer = Scorer.from_bytes(open(sys.argv[1], "rb").read())
+scorer.predict(synthetic_examples(n=1000, seed=5).features)
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+
+def resident_memory_mb() -> dict:
+    """RSS of a web process (Django, all urls, one request; no TensorFlow) and
+    of a feeds worker process that loaded a model and scored 1,000 candidates."""
+    from ranking.model import build_model, export_model, positive_rates
+
+    sample = synthetic_examples(n=2000, seed=4)
+    artifact = export_model(build_model(sample.features, positive_rates=positive_rates(sample)))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    with tempfile.NamedTemporaryFile(suffix=".zip") as file:
+        file.write(artifact)
+        file.flush()
+        # Our own interpreter running our own scripts: no untrusted input.
+        run = {"env": env, "capture_output": True, "text": True, "check": True}
+        web = subprocess.run([sys.executable, "-c", WEB_PROCESS], **run)  # noqa: S603  # nosec B603
+        worker = subprocess.run([sys.executable, "-c", WORKER_PROCESS, file.name], **run)  # noqa: S603  # nosec B603
+    return {"web_mb": int(web.stdout.split()[-1]) / 1024, "feeds_worker_mb": int(worker.stdout.split()[-1]) / 1024}
