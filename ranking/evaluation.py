@@ -142,7 +142,8 @@ def _optional(value: float | None, digits: int = 6) -> float | None:
 def evaluate(predictions: dict[str, np.ndarray], examples: Examples) -> dict:
     """Every offline metric of `predictions` (head -> probability per example)
     against `examples`' labels; JSON-able. Metrics that are undefined on this
-    set (AUCs of a head with one class) are None."""
+    set (AUCs of a head with one class) are None. `ndcg_requests` says how
+    many feed requests NDCG@10 averages over."""
     n = len(examples.features)
     heads = {}
     for head in HEADS:
@@ -158,9 +159,12 @@ def evaluate(predictions: dict[str, np.ndarray], examples: Examples) -> dict:
             "observed_rate": _optional(float(labels.mean())) if n else None,
             "positives": int(labels.sum()),
         }
-    ndcg, requests = ndcg_at_k(
-        gains=weighted_sum({head: _binary(examples.labels[head]) for head in HEADS}),
-        scores=weighted_sum(predictions),
-        groups=examples.feed_request,
+    # Impressions logged outside a feed request have no ranking to judge.
+    requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
+    in_request = requests != ""
+    ndcg, counted = ndcg_at_k(
+        gains=weighted_sum({head: _binary(examples.labels[head]) for head in HEADS})[in_request],
+        scores=weighted_sum(predictions)[in_request],
+        groups=requests[in_request],
     )
-    return {"heads": heads, "ndcg_at_10": _optional(ndcg), "ndcg_requests": requests, "examples": n}
+    return {"heads": heads, "ndcg_at_10": _optional(ndcg), "ndcg_requests": counted, "examples": n}
