@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from celery import current_app
+from kombu import pools
 from django.utils import timezone
 
 from feed.models import FeedRequest, ServedItem
@@ -130,16 +131,22 @@ def test_redis_down_still_serves_the_chronological_feed(api_for, settings):
     assert [item["id"] for item in response.json()["results"]] == [posted.pk]
 
 
+def reconnect(app, broker_url: str) -> None:
+    """Point the Celery app at another broker, dropping its pooled connections."""
+    app.pool.force_close_all()
+    pools.reset()  # kombu keeps its producer pools globally, by connection
+    app.conf.broker_write_url = broker_url  # what publishing connects to
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker_down():
     app = current_app._get_current_object()
-    before = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    app.pool.force_close_all()
-    app._pool = None
+    before = app.conf.broker_write_url
+    reconnect(app, "redis://127.0.0.1:1/0")  # nothing listens there
     yield
-    app.conf.broker_url = before
-    app._pool = None
+    reconnect(app, before)
 
 
 @pytest.mark.django_db
