@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from celery.schedules import crontab
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -112,6 +113,14 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("feeds"), Queue("training"))
 CELERY_TASK_ROUTES = {
     "ranking.tasks.train_*": {"queue": "training"},
     "ranking.tasks.build_feed": {"queue": "feeds"},
+}
+# Beat: the nightly retrain (it registers a new version and activates it only
+# when it beats the active one on the latest slice of the log).
+CELERY_BEAT_SCHEDULE = {
+    "train-ranker-nightly": {
+        "task": "ranking.tasks.train_ranker_task",
+        "schedule": crontab(hour=env.int("TRAIN_RANKER_HOUR_UTC", default=3), minute=0),
+    },
 }
 # Tasks are idempotent, so a task lost with its worker is simply run again.
 CELERY_TASK_ACKS_LATE = True
