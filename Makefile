@@ -26,11 +26,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-## run: the app on the embedded default (SQLite, in-process cache, eager Celery) at http://127.0.0.1:8000/
+## run: the app on the embedded default (SQLite, file cache and broker, one worker) at http://127.0.0.1:8000/
 run: $(VENV)/.runtime
 	DEBUG=1 $(BIN)/python manage.py migrate --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=1 bin/run-embedded
 
 ## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage
 test: $(VENV)/.dev

@@ -16,6 +16,7 @@ faces the same people on the same days; the same seed, arguments and starting
 database give the same event counts.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -50,6 +51,7 @@ MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORAC
 DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
 SECONDS_PER_ITEM = 4
 DEMO_USERNAME = "demo"
+logger = logging.getLogger(__name__)
 
 
 def username_for(index: int) -> str:
@@ -332,15 +334,22 @@ def simulate(*, users: int, days: int, seed: int, mode: str, start: datetime | N
     )
 
 
-DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105: a printed, local-only demo login
+DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105 - a printed, local-only demo login
 
 
-def demo_seed(*, users: int = 300, days: int = 2, seed: int = 1) -> bool:
+def demo_seed(*, users: int = 300, days: int = 3, seed: int = 1) -> bool:
     """A small world for a first look, once: returns False when one exists.
-    Its first person is the `demo` login, an admin so the staff pages show."""
+    Its first person is the `demo` login, an admin so the staff pages show.
+    A first ranker is trained on its log, so "For you" is ranked from the start."""
     if World.objects.exists():
         return False
     simulate(users=users, days=days, seed=seed, mode=FeedRequest.Mode.LATEST)
+    from ranking.training import TrainingError, train_ranker
+
+    try:
+        train_ranker(activate=True)
+    except TrainingError as exc:
+        logger.warning("The demo world's log is too small to train a ranker: %s", exc)
     demo = User.objects.get(username=DEMO_USERNAME)
     demo.set_password(DEMO_PASSWORD)
     demo.is_staff = demo.is_superuser = True

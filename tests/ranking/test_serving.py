@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 from celery import current_app
-from kombu import pools
 from django.utils import timezone
+from kombu import pools
 
 from feed.models import FeedRequest, ServedItem
 from ranking.feeds import RankedFeed, RankedItem, feeds_mark_stale, ranked_feed_get, ranked_feed_store

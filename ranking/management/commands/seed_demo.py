@@ -8,7 +8,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         if demo_seed():
-            self.stdout.write("Seeded a demo world: 300 people, 2 simulated days.")
+            self.stdout.write("Seeded a demo world (300 people, 3 simulated days) and trained a first ranker on it.")
         else:
             self.stdout.write("A world exists already: not seeding again.")
         self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
