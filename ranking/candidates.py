@@ -3,7 +3,8 @@
 In-network: recent tweets and retweets by the viewer's followees. Out of
 network, with social proof: tweets several followees liked or retweeted
 lately. A tweet and its retweets collapse into one candidate (the original);
-never the viewer's own tweets, what they hid or reported, or deleted tweets.
+never the viewer's own tweets, what they hid or reported, deleted tweets, or
+what they have seen (had an impression of) in the past week.
 """
 
 from dataclasses import dataclass
@@ -83,6 +84,18 @@ def candidates_for(*, viewer_id: int, at: datetime) -> CandidateSet:
         .exclude(author_id=viewer_id)
         .exclude(Exists(Hide.objects.filter(user_id=viewer_id, tweet_id=OuterRef("pk"))))
         .exclude(Exists(Report.objects.filter(user_id=viewer_id, tweet_id=OuterRef("pk"))))
+        # Seen already: shown again it would only repeat what the viewer did (or didn't) do.
+        .exclude(
+            Exists(
+                Engagement.objects.filter(
+                    user_id=viewer_id,
+                    tweet_id=OuterRef("pk"),
+                    kind=Engagement.Kind.IMPRESSION,
+                    created_at__gte=at - IN_NETWORK_MAX_AGE,
+                    created_at__lt=at,
+                )
+            )
+        )
         .values_list("id", "author_id", "text", "created_at", "reply_to_id")
     )
     candidates = [

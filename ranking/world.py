@@ -167,8 +167,10 @@ class Truth:
         """True probability of each head for `viewer` looking at each item.
         `dwell` is the chance of a long dwell (>= DWELL_LONG_MS)."""
         h = self.latent(viewer, items)
-        appeal = 1.2 * np.log(h["match"] + 0.05) + 2.5 * (h["quality"] - 0.5) + 2.0 * h["closeness"]
-        appeal -= 0.03 * h["age_h"]
+        # What the tweet is to this viewer; staleness dampens the wish to act
+        # on it, not the urge to hide or report it.
+        relevance = 1.2 * np.log(h["match"] + 0.05) + 2.5 * (h["quality"] - 0.5) + 2.0 * h["closeness"]
+        appeal = relevance - 0.03 * h["age_h"]
         spam = h["spam"]
         dwell_mu = math.log(DWELL_MEDIAN_MS) + 0.35 * appeal
         long_z = (math.log(settings.DWELL_LONG_MS) - dwell_mu) / DWELL_SIGMA
@@ -176,8 +178,8 @@ class Truth:
             "like": _sigmoid(-5.0 + appeal - 3.0 * spam),
             "reply": _sigmoid(-8.0 + 0.9 * appeal + 1.5 * h["closeness"] - 3.0 * spam),
             "retweet": _sigmoid(-7.1 + appeal + 1.0 * (h["quality"] - 0.5) - 3.0 * spam),
-            "hide": _sigmoid(-7.4 - 0.8 * appeal + 3.5 * spam),
-            "report": _sigmoid(-9.5 - 0.6 * appeal + 5.5 * spam),
+            "hide": _sigmoid(-7.4 - 0.8 * relevance + 3.5 * spam),
+            "report": _sigmoid(-9.5 - 0.6 * relevance + 5.5 * spam),
             "dwell": 0.5 * np.array([math.erfc(z / math.sqrt(2)) for z in np.atleast_1d(long_z)]),
             "dwell_mu": dwell_mu,
         }
