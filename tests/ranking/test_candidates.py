@@ -87,3 +87,12 @@ def test_candidates_cost_four_queries_however_many(django_assert_num_queries):
     with django_assert_num_queries(4):
         found = candidates_for(viewer_id=viewer.pk, at=timezone.now())
     assert len(found.candidates) == 30
+
+
+def test_what_the_viewer_has_seen_is_not_a_candidate_again():
+    viewer, alice = UserFactory.create_batch(2)
+    follow(viewer, alice)
+    seen, unseen = tweet(alice, "seen"), tweet(alice, "unseen")
+    services.engagements_log(user=viewer, events=[services.ClientEvent(seen.pk, "impression")])
+
+    assert ids(candidates_for(viewer_id=viewer.pk, at=timezone.now() + timedelta(seconds=1))) == [unseen.pk]
