@@ -12,7 +12,7 @@ Raw numbers go out (counts, hours, flags); the model normalises them itself,
 so training and serving cannot skew on preprocessing.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +24,7 @@ from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
 from users.models import Follow
 
-FEATURE_SPEC_VERSION = 1
+FEATURE_SPEC_VERSION = 2
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
@@ -53,8 +53,10 @@ NUMERIC_FEATURES = (
     "aff_negatives",
     "author_tweets_7d",
     "author_negatives_7d",
+    "author_likes_7d",
     "viewer_impressions_7d",
     "viewer_actions_7d",
+    "text_affinity",
 )
 COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
 TWEET_COUNTS = {
@@ -130,7 +132,7 @@ def _finish(numeric: np.ndarray) -> np.ndarray:
 
 
 def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBatch:
-    """Features of every candidate for one viewer at `at`, in six queries."""
+    """Features of every candidate for one viewer at `at`, in eight queries."""
     candidates = candidate_set.candidates
     viewer = candidate_set.viewer_id
     n = len(candidates)
@@ -185,12 +187,19 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         .annotate(tweets=Count("pk", distinct=True))
     )
     author_tweets = {row["author_id"]: row["tweets"] for row in author_rows}
-    negatives = dict(
-        Engagement.objects.filter(before, recent, tweet__author_id__in=author_ids, kind__in=NEGATIVES)
-        .values("tweet__author_id")
-        .annotate(n=Count("pk"))
-        .values_list("tweet__author_id", "n")
-    )
+    received: dict[tuple[int, str], int] = defaultdict(int)
+    rows = Engagement.objects.filter(before, recent, tweet__author_id__in=author_ids, kind__in=(Kind.LIKE, *NEGATIVES))
+    for author, kind, count in (
+        rows.values("tweet__author_id", "kind").annotate(n=Count("pk")).values_list("tweet__author_id", "kind", "n")
+    ):
+        received[author, "author_likes_7d" if kind == Kind.LIKE else "author_negatives_7d"] += count
+    liked_texts = Engagement.objects.filter(
+        Q(kind__in=ACTIONS) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS),
+        before,
+        user_id=viewer,
+        created_at__gte=at - AFFINITY_WINDOW,
+    ).values_list("tweet__text", flat=True)
+    profile = Counter(token for text in liked_texts for token in tokens(text))
 
     viewer_actions = sum(viewer_counts[kind] for kind in ACTIONS)
     for i, c in enumerate(candidates):
@@ -207,7 +216,9 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         for name in (*set(AFFINITY_COUNTS.values()), "aff_long_dwells"):
             row[COLUMN[name]] = affinity[c.author_id, name]
         row[COLUMN["author_tweets_7d"]] = author_tweets.get(c.author_id, 0)
-        row[COLUMN["author_negatives_7d"]] = negatives.get(c.author_id, 0)
+        row[COLUMN["author_negatives_7d"]] = received[c.author_id, "author_negatives_7d"]
+        row[COLUMN["author_likes_7d"]] = received[c.author_id, "author_likes_7d"]
+        row[COLUMN["text_affinity"]] = text_affinity(profile, c.text)
         row[COLUMN["viewer_impressions_7d"]] = viewer_counts["viewer_impressions_7d"]
         row[COLUMN["viewer_actions_7d"]] = viewer_actions
     return FeatureBatch(
@@ -345,6 +356,9 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     numeric[:, COLUMN["author_tweets_7d"]] = AsOfCounter(author_keys, author_tweet_ms).count(author, t, since_7d)
     negative = np.isin(kind, NEGATIVES)
     numeric[:, COLUMN["author_negatives_7d"]] = counter(negative, log["author"]).count(author, t, since_7d)
+    numeric[:, COLUMN["author_likes_7d"]] = counter(kind == Kind.LIKE, log["author"]).count(author, t, since_7d)
+    positive = np.isin(kind, ACTIONS) | long_dwell
+    numeric[:, COLUMN["text_affinity"]] = _text_affinities(log, positive, viewer, tweet, t, since_30d)
     numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
         viewer, t, since_7d
     )
@@ -369,6 +383,49 @@ def _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms) -> 
         if x in engagers:
             counts[i] = len({u for u, when in engagers[x] if when < ms and follow_since.get((v, u), ms) < ms})
     return counts
+
+
+PUNCTUATION = "#@.,!?:;\"'()"
+
+
+def tokens(text: str) -> list[str]:
+    """The words of a tweet, as the text-affinity feature counts them."""
+    return [word for word in (w.strip(PUNCTUATION) for w in text.lower().split()) if word]
+
+
+def text_affinity(profile: Counter, text: str) -> float:
+    """How much a tweet's words are the words of tweets the viewer liked,
+    replied to, retweeted or dwelt on: mean log1p(count) over its words."""
+    words = tokens(text)
+    return float(np.mean([np.log1p(profile[word]) for word in words])) if words else 0.0
+
+
+def _text_affinities(log, positive, viewer, tweet, t, since) -> np.ndarray:
+    """text_affinity for every impression, as of its time: per viewer, one
+    sweep through their impressions and positive events in time order,
+    adding events as they happen and dropping them as they leave the window."""
+    texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][positive].tolist())).values_list("pk", "text"))
+    texts.update(dict(Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list("pk", "text")))
+    events: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
+    for user, x, ms in sorted(
+        zip(log["user"][positive].tolist(), log["tweet"][positive].tolist(), log["ms"][positive].tolist(), strict=True),
+        key=lambda e: (e[0], e[2]),
+    ):
+        events[user].append((ms, tokens(texts[x])))
+    affinity = np.zeros(len(viewer), dtype=np.float32)
+    for user in np.unique(viewer):
+        rows = np.flatnonzero(viewer == user)
+        rows = rows[np.argsort(t[rows], kind="stable")]
+        history, profile, added, dropped = events.get(int(user), []), Counter(), 0, 0
+        for row in rows:
+            while added < len(history) and history[added][0] < t[row]:
+                profile.update(history[added][1])
+                added += 1
+            while dropped < added and history[dropped][0] < since[row]:
+                profile.subtract(history[dropped][1])
+                dropped += 1
+            affinity[row] = text_affinity(profile, texts[int(tweet[row])])
+    return affinity
 
 
 def _empty_examples() -> Examples:
