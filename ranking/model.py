@@ -195,23 +195,47 @@ def positive_rates(examples: Examples) -> dict[str, float]:
     return {head: float(np.mean(examples.labels[head])) if len(examples.labels[head]) else 0.0 for head in HEADS}
 
 
-def _dataset(examples: Examples, *, batch_size: int, seed: int) -> tf.data.Dataset:
+def _dataset(examples: Examples, *, batch_size: int, seed: int, shuffle: bool = True) -> tf.data.Dataset:
     inputs = model_inputs(examples.features)
     labels = {head: np.asarray(examples.labels[head], dtype=np.float32).reshape(-1, 1) for head in HEADS}
-    n = len(examples.features)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    # Impressions arrive grouped by request and time; shuffling the whole set
-    # each epoch keeps batches from being runs of one viewer's session.
-    return dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if shuffle:
+        # Impressions arrive grouped by request and time; shuffling the whole
+        # set each epoch keeps batches from being runs of one viewer's session.
+        dataset = dataset.shuffle(len(examples.features), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def fit(model: keras.Model, train: Examples, *, epochs: int = 4, batch_size: int = 512, seed: int = 0) -> dict:
+def fit(
+    model: keras.Model,
+    train: Examples,
+    *,
+    epochs: int = 4,
+    batch_size: int = 512,
+    seed: int = 0,
+    early_stopping: Examples | None = None,
+    patience: int = 1,
+) -> dict:
     """Train `model` in place with binary cross-entropy on every head; returns
-    the loss history (name -> one value per epoch)."""
+    the loss history (name -> one value per epoch).
+
+    With `early_stopping` examples (later than `train`, never the ones the
+    model is judged on), training stops once their loss has not improved for
+    `patience` epochs and the weights of the best epoch are kept: id
+    embeddings start memorising after a few passes, and how many depends on
+    the size of the log."""
     if len(train.features) == 0:
         raise ValueError("no training examples")
     keras.utils.set_random_seed(seed)
-    history = model.fit(_dataset(train, batch_size=batch_size, seed=seed), epochs=epochs, verbose=0)
+    options = {}
+    if early_stopping is not None and len(early_stopping.features):
+        options["validation_data"] = _dataset(early_stopping, batch_size=4096, seed=seed, shuffle=False)
+        options["callbacks"] = [
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        ]
+    history = model.fit(
+        _dataset(train, batch_size=batch_size, seed=seed), epochs=epochs, shuffle=False, verbose=0, **options
+    )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 

@@ -1,5 +1,5 @@
 """Synthetic labelled examples with a known signal, and the model benchmark
-that trains and serves on them (`python manage.py bench_model`).
+that trains and serves on them (`make bench-ranking`).
 
 The examples have the exact shape of `ranking.features.Examples`, with
 labels drawn from a hidden logistic model of an affinity count, the tweet's
@@ -68,7 +68,7 @@ def synthetic_examples(
             words += list(rng.choice(SYNTHETIC_SPAM_WORDS, size=3))
         text[i] = " ".join(words)
 
-    appeal = 1.5 * on_topic + 0.6 * np.log1p(affinity) + 0.5 * mutual - 0.04 * age_h - 2.5 * spam
+    appeal = 1.5 * on_topic + 1.0 * np.log1p(affinity) + 1.0 * mutual - 0.04 * age_h - 2.5 * spam
     logits = {
         "like": appeal,
         "reply": 0.9 * appeal + 0.8 * mutual,
@@ -138,20 +138,22 @@ def predict_latency_ms(scorer, batch: FeatureBatch, *, calls: int) -> float:
 
 
 def model_benchmark(
-    *, examples: int = 200_000, epochs: int = 4, batch_size: int = 512, batches=(1, 100, 1000), calls: int = 300
+    *, examples: int = 200_000, max_epochs: int | None = None, batches=(1, 100, 1000), calls: int = 300
 ) -> ModelBenchmark:
-    """Train on `examples` synthetic examples (timed, data generation not
-    included), export, load, then time `Scorer.predict` per batch size."""
+    """Train on `examples` synthetic examples the way `train_ranker` does
+    (early stopping on the latest tenth, at most `max_epochs` passes; timed,
+    data generation not included), export, load, then time
+    `Scorer.predict` per batch size."""
     from ranking.evaluation import evaluate
-    from ranking.model import Scorer, build_model, export_model, fit, positive_rates
+    from ranking.model import Scorer, export_model
+    from ranking.training import DEFAULT_EPOCHS, ranker_fit
 
     data = synthetic_examples(n=examples + examples // 5, seed=1)
     n = len(data.features)
     train, validation = data.subset(np.arange(examples)), data.subset(np.arange(examples, n))
 
     began = time.perf_counter()
-    model = build_model(train.features, positive_rates=positive_rates(train))
-    fit(model, train, epochs=epochs, batch_size=batch_size)
+    model, fitting = ranker_fit(train=train, epochs=max_epochs or DEFAULT_EPOCHS)
     train_s = time.perf_counter() - began
 
     began = time.perf_counter()
@@ -167,8 +169,8 @@ def model_benchmark(
     largest = max(batches)
     return ModelBenchmark(
         examples=examples,
-        epochs=epochs,
-        batch_size=batch_size,
+        epochs=fitting["epochs_run"],
+        batch_size=fitting["batch_size"],
         train_s=train_s,
         export_s=export_s,
         artifact_bytes=len(artifact),
