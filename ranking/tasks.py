@@ -2,7 +2,43 @@
 each task, never at module top: the web process imports this module too and
 must never import TensorFlow."""
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# The nightly model learns from the recent log: old behaviour ages out, and
+# training time stays bounded as the log grows.
+TRAINING_WINDOW_DAYS = 28
+
+
+# Routed to the `training` queue by its name (CELERY_TASK_ROUTES sends
+# ranking.tasks.train_* there), so a long training never delays a feed build.
+@shared_task(acks_late=True)
+def train_ranker_task(days: int | None = TRAINING_WINDOW_DAYS, activate: bool = False) -> dict:
+    """Train a ranker on the last `days` of the log (all of it with None),
+    register it, and activate it when it beats the active version. Too little
+    data is logged and reported, not raised: the nightly run tries again the
+    next night. Running it twice registers two versions; the second is
+    activated only if it ranks better still."""
+    from ranking.training import TrainingError, train_ranker
+
+    since = timezone.now() - timedelta(days=days) if days else None
+    try:
+        result = train_ranker(since=since, activate=activate)
+    except TrainingError as exc:
+        logger.warning("Ranker not trained: %s", exc)
+        return {"trained": False, "reason": str(exc)}
+    return {
+        "trained": True,
+        "version": result.version.name,
+        "activated": result.activated,
+        "reason": result.reason,
+        "ndcg_at_10": result.metrics["ndcg_at_10"],
+    }
 
 
 @shared_task(acks_late=True)
