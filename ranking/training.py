@@ -109,6 +109,11 @@ def _baseline(validation: Examples) -> tuple[ModelVersion | None, dict | None, s
         predictions = Scorer.from_bytes(bytes(active.artifact)).predict(validation.features)
     except IncompatibleModelError as exc:
         return active, None, str(exc)
+    except Exception as exc:
+        # An active model no worker can load is the worst one to keep: say
+        # so, and let the new one replace it.
+        logger.exception("The active model %s cannot be loaded", active.name)
+        return active, None, f"it cannot be loaded: {exc!r}"
     return active, evaluate(predictions, validation), ""
 
 
@@ -136,7 +141,10 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
     from ranking.model import build_model, fit, positive_rates
 
     fit_mask, stop_mask = time_split(train, validation_share=EARLY_STOPPING_SHARE)
-    fitted, stopper = train.subset(fit_mask), train.subset(stop_mask)
+    if fit_mask.any():
+        fitted, stopper = train.subset(fit_mask), train.subset(stop_mask)
+    else:  # one long feed request cannot be cut: no early stopping then
+        fitted, stopper = train, None
     batch_size = _batch_size(len(fitted.features))
     model = build_model(fitted.features, positive_rates=positive_rates(fitted), seed=seed)
     history = fit(model, fitted, epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=stopper)
@@ -147,7 +155,7 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
         "max_epochs": epochs,
         "batch_size": batch_size,
         "n_fit": len(fitted.features),
-        "n_early_stopping": len(stopper.features),
+        "n_early_stopping": len(stopper.features) if stopper else 0,
         "loss": {name: round(values[best], 6) for name, values in history.items()},
     }
 

@@ -149,6 +149,24 @@ def test_an_active_model_of_another_feature_spec_is_replaced(log_holds, examples
     assert activated and "cannot score" in reason
 
 
+def test_an_active_model_that_cannot_be_loaded_is_replaced(examples):
+    broken = version_activate(
+        version=register(artifact=b"not a zip", metrics={}, feature_spec_version=FEATURE_SPEC_VERSION)
+    )
+    active, baseline, why = training._baseline(examples)
+    assert active == broken and baseline is None
+    assert "cannot be loaded" in why
+
+
+def test_one_long_feed_request_trains_without_early_stopping(examples):
+    one_request = examples.subset(np.arange(300))
+    one_request = Examples(one_request.features, one_request.labels, np.full(300, "r", dtype=object), one_request.at)
+    _, summary = training.ranker_fit(train=one_request, epochs=1)
+    assert summary["n_fit"] == 300
+    assert summary["n_early_stopping"] == 0
+    assert summary["best_epoch"] == 1
+
+
 def test_decision_without_a_defined_ndcg_keeps_the_active_model():
     active = ModelVersion(name="v1")
     activated, reason = training._decide(
