@@ -24,7 +24,7 @@ from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
 from users.models import Follow
 
-FEATURE_SPEC_VERSION = 2
+FEATURE_SPEC_VERSION = 3
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
@@ -57,6 +57,8 @@ NUMERIC_FEATURES = (
     "viewer_impressions_7d",
     "viewer_actions_7d",
     "text_affinity",
+    "text_affinity_share",
+    "text_aversion",
 )
 COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
 TWEET_COUNTS = {
@@ -193,13 +195,15 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         rows.values("tweet__author_id", "kind").annotate(n=Count("pk")).values_list("tweet__author_id", "kind", "n")
     ):
         received[author, "author_likes_7d" if kind == Kind.LIKE else "author_negatives_7d"] += count
-    liked_texts = Engagement.objects.filter(
-        Q(kind__in=ACTIONS) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS),
+    profile = TextProfile()
+    reactions = Engagement.objects.filter(
+        Q(kind__in=(*ACTIONS, *NEGATIVES)) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS),
         before,
         user_id=viewer,
         created_at__gte=at - AFFINITY_WINDOW,
-    ).values_list("tweet__text", flat=True)
-    profile = Counter(token for text in liked_texts for token in tokens(text))
+    )
+    for text, kind in reactions.values_list("tweet__text", "kind"):
+        profile.add(tokens(text), negative=kind in NEGATIVES)
 
     viewer_actions = sum(viewer_counts[kind] for kind in ACTIONS)
     for i, c in enumerate(candidates):
@@ -218,7 +222,9 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         row[COLUMN["author_tweets_7d"]] = author_tweets.get(c.author_id, 0)
         row[COLUMN["author_negatives_7d"]] = received[c.author_id, "author_negatives_7d"]
         row[COLUMN["author_likes_7d"]] = received[c.author_id, "author_likes_7d"]
-        row[COLUMN["text_affinity"]] = text_affinity(profile, c.text)
+        row[COLUMN["text_affinity"]], row[COLUMN["text_affinity_share"]], row[COLUMN["text_aversion"]] = profile.match(
+            c.text
+        )
         row[COLUMN["viewer_impressions_7d"]] = viewer_counts["viewer_impressions_7d"]
         row[COLUMN["viewer_actions_7d"]] = viewer_actions
     return FeatureBatch(
@@ -357,8 +363,9 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     negative = np.isin(kind, NEGATIVES)
     numeric[:, COLUMN["author_negatives_7d"]] = counter(negative, log["author"]).count(author, t, since_7d)
     numeric[:, COLUMN["author_likes_7d"]] = counter(kind == Kind.LIKE, log["author"]).count(author, t, since_7d)
-    positive = np.isin(kind, ACTIONS) | long_dwell
-    numeric[:, COLUMN["text_affinity"]] = _text_affinities(log, positive, viewer, tweet, t, since_30d)
+    reacted = np.isin(kind, (*ACTIONS, *NEGATIVES)) | long_dwell
+    text_columns = [COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion")]
+    numeric[:, text_columns] = _text_profiles(log, reacted, viewer, tweet, t, since_30d)
     numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
         viewer, t, since_7d
     )
@@ -393,39 +400,64 @@ def tokens(text: str) -> list[str]:
     return [word for word in (w.strip(PUNCTUATION) for w in text.lower().split()) if word]
 
 
-def text_affinity(profile: Counter, text: str) -> float:
-    """How much a tweet's words are the words of tweets the viewer liked,
-    replied to, retweeted or dwelt on: mean log1p(count) over its words."""
-    words = tokens(text)
-    return float(np.mean([np.log1p(profile[word]) for word in words])) if words else 0.0
+class TextProfile:
+    """The words of what a viewer reacted to: liked, replied to, retweeted or
+    dwelt on (positive), hid or reported (negative)."""
+
+    def __init__(self):
+        self.positive, self.negative, self.positive_words = Counter(), Counter(), 0
+
+    def add(self, words: list[str], *, negative: bool, sign: int = 1) -> None:
+        if negative:
+            self.negative.update(dict.fromkeys(words, sign))
+        else:
+            self.positive.update(dict.fromkeys(words, sign))
+            self.positive_words += sign * len(set(words))
+
+    def match(self, text: str) -> tuple[float, float, float]:
+        """(affinity, affinity share, aversion) of a tweet's words: mean
+        log1p(count) among positive words, mean count as a share of all
+        positive words, and mean log1p(count) among negative words."""
+        words = tokens(text)
+        if not words:
+            return 0.0, 0.0, 0.0
+        counts = np.array([self.positive[word] for word in words], dtype=np.float64)
+        share = counts.mean() / self.positive_words if self.positive_words else 0.0
+        aversion = np.mean([np.log1p(self.negative[word]) for word in words])
+        return float(np.log1p(counts).mean()), float(share), float(aversion)
 
 
-def _text_affinities(log, positive, viewer, tweet, t, since) -> np.ndarray:
-    """text_affinity for every impression, as of its time: per viewer, one
-    sweep through their impressions and positive events in time order,
-    adding events as they happen and dropping them as they leave the window."""
-    texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][positive].tolist())).values_list("pk", "text"))
+def _text_profiles(log, reacted, viewer, tweet, t, since) -> np.ndarray:
+    """TextProfile.match for every impression, as of its time: per viewer,
+    one sweep through their impressions and reactions in time order, adding
+    reactions as they happen and dropping them as they leave the window."""
+    texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][reacted].tolist())).values_list("pk", "text"))
     texts.update(dict(Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list("pk", "text")))
-    events: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
-    for user, x, ms in sorted(
-        zip(log["user"][positive].tolist(), log["tweet"][positive].tolist(), log["ms"][positive].tolist(), strict=True),
-        key=lambda e: (e[0], e[2]),
-    ):
-        events[user].append((ms, tokens(texts[x])))
-    affinity = np.zeros(len(viewer), dtype=np.float32)
-    for user in np.unique(viewer):
-        rows = np.flatnonzero(viewer == user)
-        rows = rows[np.argsort(t[rows], kind="stable")]
-        history, profile, added, dropped = events.get(int(user), []), Counter(), 0, 0
+    negative = np.isin(log["kind"], NEGATIVES)
+    history: dict[int, list[tuple[int, list[str], bool]]] = defaultdict(list)
+    for i in np.flatnonzero(reacted)[np.lexsort((log["ms"][reacted], log["user"][reacted]))]:
+        history[int(log["user"][i])].append((int(log["ms"][i]), tokens(texts[int(log["tweet"][i])]), bool(negative[i])))
+    matches = np.zeros((len(viewer), 3), dtype=np.float32)
+    order = np.lexsort((t, viewer))
+    for user, rows in _groups(viewer[order], order):
+        events, profile, added, dropped = history.get(user, []), TextProfile(), 0, 0
         for row in rows:
-            while added < len(history) and history[added][0] < t[row]:
-                profile.update(history[added][1])
+            while added < len(events) and events[added][0] < t[row]:
+                profile.add(events[added][1], negative=events[added][2])
                 added += 1
-            while dropped < added and history[dropped][0] < since[row]:
-                profile.subtract(history[dropped][1])
+            while dropped < added and events[dropped][0] < since[row]:
+                profile.add(events[dropped][1], negative=events[dropped][2], sign=-1)
                 dropped += 1
-            affinity[row] = text_affinity(profile, texts[int(tweet[row])])
-    return affinity
+            matches[row] = profile.match(texts[int(tweet[row])])
+    return matches
+
+
+def _groups(keys: np.ndarray, rows: np.ndarray):
+    """(key, rows) runs of equal, sorted keys."""
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    for chunk_keys, chunk_rows in zip(np.split(keys, bounds), np.split(rows, bounds), strict=True):
+        if len(chunk_rows):
+            yield int(chunk_keys[0]), chunk_rows
 
 
 def _empty_examples() -> Examples:
