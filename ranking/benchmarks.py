@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from feed.models import Engagement, Tweet
+from ranking.candidates import candidates_for
 from ranking.feeds import ranked_feed_store
 from ranking.model_benchmark import synthetic_examples
 from users.models import Follow, User
@@ -46,12 +47,27 @@ def _world_for_one_viewer() -> User:
             for i, h in enumerate(rng.uniform(0.1, 160, TWEETS_PER_AUTHOR))
         ]
     )
+    # History on older tweets (seen ones are no candidates): affinities to count.
+    older = Tweet.objects.bulk_create(
+        [
+            Tweet(author=a, text=f"older bench tweet about topic {i}", created_at=now - timedelta(days=9))
+            for i, a in enumerate(authors * 3)
+        ]
+    )
     events = []
-    for tweet in rng.choice(tweets, 300, replace=False):
+    for tweet in older:
         at = tweet.created_at + timedelta(minutes=5)
         events.append(Engagement(user=viewer, tweet=tweet, kind="impression", created_at=at))
+        events.append(
+            Engagement(user=viewer, tweet=tweet, kind="dwell", dwell_ms=int(rng.integers(500, 20_000)), created_at=at)
+        )
         if rng.random() < 0.2:
             events.append(Engagement(user=viewer, tweet=tweet, kind="like", created_at=at))
+    for tweet in rng.choice(tweets, 200, replace=False):  # others' engagement on the candidates
+        for fan in rng.choice(authors, 3, replace=False):
+            events.append(
+                Engagement(user=fan, tweet=tweet, kind="like", created_at=tweet.created_at + timedelta(minutes=9))
+            )
     Engagement.objects.bulk_create(events)
     return viewer
 
@@ -67,7 +83,7 @@ def feed_build_benchmark(*, runs: int = 50) -> dict:
     model = build_model(train.features, positive_rates=positive_rates(train))
     fit(model, train, epochs=1, batch_size=1024)
     loaded = LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
-    totals, scoring, candidates = [], [], 0
+    totals, candidates, stages = [], 0, {"candidates": [], "features": [], "scoring": [], "heuristics": []}
     try:
         with transaction.atomic():
             viewer = _world_for_one_viewer()
@@ -80,8 +96,9 @@ def feed_build_benchmark(*, runs: int = 50) -> dict:
                 ranked_feed_store(feed=feed)
                 if run >= 3:  # the first builds warm caches and the graph up
                     totals.append(time.perf_counter() - began)
-                    scoring.append(laps["scoring"])
-                candidates = len(feed.items)
+                    for stage, seconds in stages.items():
+                        seconds.append(laps[stage])
+            candidates = len(candidates_for(viewer_id=viewer.pk, at=timezone.now()).candidates)
             raise _Rollback
     except _Rollback:
         pass
@@ -90,8 +107,8 @@ def feed_build_benchmark(*, runs: int = 50) -> dict:
         "runs": runs,
         "total_p50_ms": _percentile(totals, 50),
         "total_p99_ms": _percentile(totals, 99),
-        "scoring_p50_ms": _percentile(scoring, 50),
-        "scoring_share_p50": float(np.median(np.array(scoring) / np.array(totals))),
+        "stages_p50_ms": {stage: _percentile(seconds, 50) for stage, seconds in stages.items()},
+        "scoring_share_p50": float(np.median(np.array(stages["scoring"]) / np.array(totals))),
     }
 
 

@@ -80,7 +80,7 @@ def candidates_for(*, viewer_id: int, at: datetime) -> CandidateSet:
         sources.setdefault(row["tweet_id"], (Source.SOCIAL_PROOF, None))
 
     originals = (
-        Tweet.objects.filter(pk__in=sources, deleted_at__isnull=True, created_at__lt=at)
+        Tweet.objects.filter(pk__any=list(sources), deleted_at__isnull=True, created_at__lt=at)
         .exclude(author_id=viewer_id)
         .exclude(Exists(Hide.objects.filter(user_id=viewer_id, tweet_id=OuterRef("pk"))))
         .exclude(Exists(Report.objects.filter(user_id=viewer_id, tweet_id=OuterRef("pk"))))

@@ -13,15 +13,11 @@ from users.models import Follow
 FANOUT_CHUNK = 1000
 
 
-def fanout_followers(*, tweet_id: int) -> int:
-    """Enqueue stale-marking for the author's recently active followers, in
-    chunks of FANOUT_CHUNK. Returns how many followers were marked."""
-    from config.celery import enqueue
-    from ranking.tasks import mark_feeds_stale
-
+def followers_to_notify(*, tweet_id: int) -> list[list[int]]:
+    """The author's followers who loaded a feed lately, in chunks of FANOUT_CHUNK."""
     author_id = Tweet.objects.filter(pk=tweet_id).values_list("author_id", flat=True).first()
     if author_id is None:
-        return 0
+        return []
     since = timezone.now() - timedelta(seconds=settings.FANOUT_ACTIVE_WINDOW_S)
     followers = Follow.objects.filter(followee_id=author_id).values("follower_id")
     active = list(
@@ -30,6 +26,4 @@ def fanout_followers(*, tweet_id: int) -> int:
         .distinct()
         .order_by("user_id")
     )
-    for start in range(0, len(active), FANOUT_CHUNK):
-        enqueue(mark_feeds_stale, active[start : start + FANOUT_CHUNK])
-    return len(active)
+    return [active[start : start + FANOUT_CHUNK] for start in range(0, len(active), FANOUT_CHUNK)]

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 import numpy as np
+from django.conf import settings
 from django.utils import timezone
 
 from ranking.candidates import candidates_for
@@ -57,6 +58,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     scores = weighted_score(model.scorer.predict(features))
     clock.lap("scoring")
     order, adjusted = author_diversity(scores, features.author_id)
+    order = order[: settings.RANKED_FEED_MAX_ITEMS]  # what the stored list keeps
     shown = [candidates[i] for i in order]
     people = {c.author_id for c in shown} | {c.via_user_id for c in shown if c.via_user_id}
     names = dict(User.objects.filter(pk__in=people).values_list("pk", "username"))

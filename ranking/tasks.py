@@ -53,10 +53,14 @@ def build_feed(user_id: int) -> int:
 @shared_task(acks_late=True)
 def fanout_tweet(tweet_id: int) -> int:
     """A new tweet: mark its author's recently active followers' feeds stale,
-    in chunks. Returns how many followers were marked."""
-    from ranking.fanout import fanout_followers
+    a task per chunk. Returns how many followers were marked."""
+    from config.celery import enqueue
+    from ranking.fanout import followers_to_notify
 
-    return fanout_followers(tweet_id=tweet_id)
+    chunks = followers_to_notify(tweet_id=tweet_id)
+    for chunk in chunks:
+        enqueue(mark_feeds_stale, chunk)
+    return sum(len(chunk) for chunk in chunks)
 
 
 @shared_task(acks_late=True)

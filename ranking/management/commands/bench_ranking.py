@@ -18,8 +18,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"feed build, 100 followees, {build['candidates']} candidates, PostgreSQL ({runs} builds): "
             f"p50 {build['total_p50_ms']:.1f} ms, p99 {build['total_p99_ms']:.1f} ms; "
-            f"scoring p50 {build['scoring_p50_ms']:.2f} ms ({build['scoring_share_p50']:.0%} of the build)"
+            f"scoring p50 {build['stages_p50_ms']['scoring']:.2f} ms ({build['scoring_share_p50']:.0%} of the build)"
         )
+        stages = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in build["stages_p50_ms"].items())
+        self.stdout.write(f"  stages (p50): {stages}")
         model = model_benchmark(examples=train_examples)
         self.stdout.write(
             f"scoring: batch 1 {model.predict_ms[1]:.2f} ms, batch 1,000 {model.predict_ms[1000]:.2f} ms "
