@@ -23,11 +23,11 @@ import tensorflow as tf
 from ranking.features import FEATURE_SPEC_VERSION, HEADS, NUMERIC_FEATURES, Examples, FeatureBatch
 
 TEXT_VOCAB_SIZE = 5_000
-TEXT_EMBEDDING_DIM = 16
 # Hash buckets per id: collisions only blur personalisation for the colliding
 # pair, they never break a prediction, so a fixed size serves any user count.
 ID_HASH_BINS = 16_384
-ID_EMBEDDING_DIM = 16
+# Text, viewer and author vectors share one size: the crosses multiply them.
+EMBEDDING_DIM = 16
 TRUNK_UNITS = (64, 32)
 LEARNING_RATE = 2e-3
 # Embedding tables see each id rarely; a light L2 keeps the ids seen a handful
@@ -67,7 +67,7 @@ class TextBag(keras.layers.Layer):
     every tweet to a fixed length and masking (measured for 1,000 tweets:
     ~0.7 ms vs ~2 ms)."""
 
-    def __init__(self, *, vocabulary_size: int = TEXT_VOCAB_SIZE, dim: int = TEXT_EMBEDDING_DIM, **kwargs):
+    def __init__(self, *, vocabulary_size: int, dim: int, **kwargs):
         super().__init__(**kwargs)
         self.dim = dim
         self.vectorise = keras.layers.TextVectorization(
@@ -143,7 +143,7 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     normalise.adapt(np.log1p(np.maximum(inputs["numeric"], 0.0)))
     numeric = normalise(keras.ops.log1p(keras.ops.maximum(numeric_in, 0.0)))
 
-    text_bag = TextBag(name="text_bag")
+    text_bag = TextBag(vocabulary_size=TEXT_VOCAB_SIZE, dim=EMBEDDING_DIM, name="text_bag")
     text_bag.adapt(inputs["text"])
     text = text_bag(text_in)
 
@@ -151,7 +151,7 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
         hashed = keras.layers.Hashing(num_bins=ID_HASH_BINS, name=f"{name}_hash")(ids)
         return keras.layers.Embedding(
             ID_HASH_BINS,
-            ID_EMBEDDING_DIM,
+            EMBEDDING_DIM,
             embeddings_regularizer=keras.regularizers.L2(EMBEDDING_L2),
             name=f"{name}_embedding",
         )(hashed)

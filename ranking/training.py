@@ -31,6 +31,7 @@ HEADS_NEEDING_BOTH_CLASSES = ("like",)
 # latest EARLY_STOPPING_SHARE of the training slice stops improving.
 DEFAULT_EPOCHS = 8
 EARLY_STOPPING_SHARE = 0.1
+EARLY_STOPPING_PATIENCE = 1
 # Small logs get small batches, so a few thousand impressions still make
 # enough gradient steps; large ones get large batches, for speed.
 BATCH_SIZE_MIN, BATCH_SIZE_MAX = 32, 512
@@ -147,7 +148,15 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
         fitted, stopper = train, None
     batch_size = _batch_size(len(fitted.features))
     model = build_model(fitted.features, positive_rates=positive_rates(fitted), seed=seed)
-    history = fit(model, fitted, epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=stopper)
+    history = fit(
+        model,
+        fitted,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        early_stopping=stopper,
+        patience=EARLY_STOPPING_PATIENCE,
+    )
     best = int(np.argmin(history["val_loss"])) if "val_loss" in history else len(history["loss"]) - 1
     return model, {
         "epochs_run": len(history["loss"]),
