@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 
 from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
 from users.models import Follow
 
-FEATURE_SPEC_VERSION = 3
+FEATURE_SPEC_VERSION = 4
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
@@ -45,12 +45,14 @@ NUMERIC_FEATURES = (
     "tweet_retweets",
     "tweet_negatives",
     "tweet_likes_per_h",
+    "tweet_mean_dwell_s",
     "followees_engaged",
     "aff_impressions",
     "aff_likes",
     "aff_replies",
     "aff_retweets",
     "aff_long_dwells",
+    "aff_mean_dwell_s",
     "aff_negatives",
     "author_tweets_7d",
     "author_negatives_7d",
@@ -134,6 +136,10 @@ def _finish(numeric: np.ndarray) -> np.ndarray:
 # --- Serving: one viewer, their candidates, one time -------------------------
 
 
+def _dwell_mean_s(counts: dict | None) -> float:
+    return counts["dwell_ms"] / 1000 / counts["dwells"] if counts and counts["dwells"] else 0.0
+
+
 def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBatch:
     """Features of every candidate for one viewer at `at`, in seven queries."""
     candidates = candidate_set.candidates
@@ -164,9 +170,14 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     social = Q(kind__in=SOCIAL, user_id__in=candidate_set.followee_ids)
     tweet_counts = {
         row["tweet_id"]: row
-        for row in Engagement.objects.filter(before, tweet_id__any=tweet_ids, kind__in=TWEET_COUNTS)
+        for row in Engagement.objects.filter(before, tweet_id__any=tweet_ids, kind__in=[*TWEET_COUNTS, Kind.DWELL])
         .values("tweet_id")
-        .annotate(**tweet_aggregates, followees_engaged=Count("user_id", distinct=True, filter=social))
+        .annotate(
+            **tweet_aggregates,
+            followees_engaged=Count("user_id", distinct=True, filter=social),
+            dwells=Count("pk", filter=Q(kind=Kind.DWELL)),
+            dwell_ms=Sum("dwell_ms", filter=Q(kind=Kind.DWELL), default=0),
+        )
     }
     affinity: dict[tuple[int, str], int] = defaultdict(int)
     viewer_counts: dict[str, int] = defaultdict(int)
@@ -176,12 +187,14 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         n=Count("pk"),
         long=Count("pk", filter=Q(dwell_ms__gte=settings.DWELL_LONG_MS)),
         recent=Count("pk", filter=recent),
+        dwell_ms=Sum("dwell_ms", default=0),
     ):
         author, kind = row["tweet__author_id"], row["kind"]
         if kind in AFFINITY_COUNTS:
             affinity[author, AFFINITY_COUNTS[kind]] += row["n"]
         if kind == Kind.DWELL:
             affinity[author, "aff_long_dwells"] += row["long"]
+            affinity[author, "aff_mean_dwell_s"] = row["dwell_ms"] / 1000 / row["n"]
         viewer_counts["viewer_impressions_7d" if kind == Kind.IMPRESSION else kind] += row["recent"]
     author_rows = (
         Tweet.objects.filter(before, recent, author_id__in=author_ids, retweet_of__isnull=True)
@@ -221,7 +234,11 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
             "author_follows_viewer": c.author_id in follows_viewer,
             "author_followers": followers.get(c.author_id, 0),
             **{name: tweet_counts.get(c.tweet_id, no_counts)[name] for name in no_counts},
-            **{name: affinity[c.author_id, name] for name in (*AFFINITY_COUNTS.values(), "aff_long_dwells")},
+            "tweet_mean_dwell_s": _dwell_mean_s(tweet_counts.get(c.tweet_id)),
+            **{
+                name: affinity[c.author_id, name]
+                for name in (*AFFINITY_COUNTS.values(), "aff_long_dwells", "aff_mean_dwell_s")
+            },
             "author_tweets_7d": author_tweets.get(c.author_id, 0),
             "author_negatives_7d": received[c.author_id, "author_negatives_7d"],
             "author_likes_7d": received[c.author_id, "author_likes_7d"],
@@ -256,20 +273,38 @@ class AsOfCounter:
     """Counts events per key within [t_lo, t_hi) for many queries at once: one
     sort, then binary searches on (key, time) packed into one int64."""
 
-    def __init__(self, keys: np.ndarray, times_ms: np.ndarray):
+    def __init__(self, keys: np.ndarray, times_ms: np.ndarray, values: np.ndarray | None = None):
         self.keys, dense = np.unique(keys, return_inverse=True)
         if len(self.keys) >= 2 ** (63 - TIME_BITS):
             raise ValueError("too many distinct keys to pack beside the time")
-        self.packed = np.sort((dense.astype(np.int64) << TIME_BITS) | times_ms)
+        packed = (dense.astype(np.int64) << TIME_BITS) | times_ms
+        order = np.argsort(packed, kind="stable")
+        self.packed = packed[order]
+        # Running sums of `values` in the same order: a range's total is a difference.
+        weights = values[order] if values is not None else np.ones(len(order))
+        self.sums = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
 
-    def count(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+    def _range(self, keys, t_hi, t_lo):
         index = np.searchsorted(self.keys, keys)
         index = np.minimum(index, max(len(self.keys) - 1, 0))
         found = (self.keys[index] == keys) if len(self.keys) else np.zeros(len(keys), bool)
         base = index.astype(np.int64) << TIME_BITS
         hi = np.searchsorted(self.packed, base | t_hi)
         lo = np.searchsorted(self.packed, base | (t_lo if t_lo is not None else 0))
+        return found, lo, hi
+
+    def count(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+        found, lo, hi = self._range(keys, t_hi, t_lo)
         return np.where(found, hi - lo, 0)
+
+    def total(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+        """The sum of the events' values, where `count` counts them."""
+        found, lo, hi = self._range(keys, t_hi, t_lo)
+        return np.where(found, self.sums[hi] - self.sums[lo], 0.0)
+
+
+def _mean(total, count):
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -360,6 +395,13 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     numeric[:, COLUMN["aff_long_dwells"]] = counter(long_dwell, viewer_author).count(
         _pair(viewer, author), t, since_30d
     )
+    dwell = kind == Kind.DWELL
+    dwelt = AsOfCounter(viewer_author[dwell], log["ms"][dwell], log["dwell"][dwell] / 1000.0)
+    numeric[:, COLUMN["aff_mean_dwell_s"]] = _mean(
+        dwelt.total(_pair(viewer, author), t, since_30d), dwelt.count(_pair(viewer, author), t, since_30d)
+    )
+    dwelt = AsOfCounter(log["tweet"][dwell], log["ms"][dwell], log["dwell"][dwell] / 1000.0)
+    numeric[:, COLUMN["tweet_mean_dwell_s"]] = _mean(dwelt.total(tweet, t), dwelt.count(tweet, t))
 
     authored = Tweet.objects.filter(author_id__in=set(author.tolist()), retweet_of__isnull=True)
     author_rows = list(authored.values_list("author_id", "created_at"))
