@@ -25,7 +25,7 @@ from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
 from users.models import Follow
 
-FEATURE_SPEC_VERSION = 4
+FEATURE_SPEC_VERSION = 5
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
@@ -62,6 +62,7 @@ NUMERIC_FEATURES = (
     "text_affinity",
     "text_affinity_share",
     "text_aversion",
+    "text_dwell_lift",
 )
 COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
 TWEET_COUNTS = {
@@ -210,13 +211,10 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         received[author, "author_likes_7d" if kind == Kind.LIKE else "author_negatives_7d"] += count
     profile = TextProfile()
     reactions = Engagement.objects.filter(
-        Q(kind__in=(*ACTIONS, *NEGATIVES)) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS),
-        before,
-        user_id=viewer,
-        created_at__gte=at - AFFINITY_WINDOW,
+        before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW, kind__in=(*ACTIONS, *NEGATIVES, Kind.DWELL)
     )
-    for text, kind in reactions.values_list("tweet__text", "kind"):
-        profile.add(tokens(text), negative=kind in NEGATIVES)
+    for text, kind, dwell_ms in reactions.values_list("tweet__text", "kind", "dwell_ms"):
+        profile.react(tokens(text), kind, dwell_ms)
 
     viewer_wide = {
         "viewer_impressions_7d": viewer_counts["viewer_impressions_7d"],
@@ -225,7 +223,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     no_counts = dict.fromkeys([*set(TWEET_COUNTS.values()), "followees_engaged"], 0)
     rows = []
     for c in candidates:
-        affinity_text, affinity_share, aversion = profile.match(c.text)
+        affinity_text, affinity_share, aversion, dwell_lift = profile.match(c.text)
         values = {
             "age_h": (at - c.created_at).total_seconds() / 3600,
             "is_reply": c.is_reply,
@@ -245,6 +243,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
             "text_affinity": affinity_text,
             "text_affinity_share": affinity_share,
             "text_aversion": aversion,
+            "text_dwell_lift": dwell_lift,
             "tweet_likes_per_h": 0.0,  # derived below, as in training
             **viewer_wide,
         }
@@ -411,9 +410,10 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     negative = np.isin(kind, NEGATIVES)
     numeric[:, COLUMN["author_negatives_7d"]] = counter(negative, log["author"]).count(author, t, since_7d)
     numeric[:, COLUMN["author_likes_7d"]] = counter(kind == Kind.LIKE, log["author"]).count(author, t, since_7d)
-    reacted = np.isin(kind, (*ACTIONS, *NEGATIVES)) | long_dwell
-    text_columns = [COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion")]
-    numeric[:, text_columns] = _text_profiles(log, reacted, viewer, tweet, t, since_30d)
+    text_columns = [
+        COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion", "text_dwell_lift")
+    ]
+    numeric[:, text_columns] = _text_profiles(log, viewer, tweet, t, since_30d)
     numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
         viewer, t, since_7d
     )
@@ -450,52 +450,73 @@ def tokens(text: str) -> list[str]:
 
 class TextProfile:
     """The words of what a viewer reacted to: liked, replied to, retweeted or
-    dwelt on (positive), hid or reported (negative)."""
+    long-dwelt on (positive), hid or reported (negative), and how long they
+    looked at tweets with each word (every dwell)."""
 
     def __init__(self):
         self.positive, self.negative, self.positive_words = Counter(), Counter(), 0
+        self.dwell_s, self.dwells, self.all_dwell_s, self.all_dwells = Counter(), Counter(), 0.0, 0
 
-    def add(self, words: list[str], *, negative: bool, sign: int = 1) -> None:
-        if negative:
-            self.negative.update(dict.fromkeys(words, sign))
-        else:
-            self.positive.update(dict.fromkeys(words, sign))
-            self.positive_words += sign * len(set(words))
+    def react(self, words: list[str], kind: str, dwell_ms: int | None, sign: int = 1) -> None:
+        """Count one reaction in (sign 1) or, leaving the window, out (-1)."""
+        unique = dict.fromkeys(words, sign)
+        if kind in NEGATIVES:
+            self.negative.update(unique)
+        if kind == Kind.DWELL:
+            seconds = (dwell_ms or 0) / 1000
+            self.dwell_s.update(dict.fromkeys(words, sign * seconds))
+            self.dwells.update(unique)
+            self.all_dwell_s += sign * seconds
+            self.all_dwells += sign
+        if kind in ACTIONS or (kind == Kind.DWELL and (dwell_ms or 0) >= settings.DWELL_LONG_MS):
+            self.positive.update(unique)
+            self.positive_words += sign * len(unique)
 
-    def match(self, text: str) -> tuple[float, float, float]:
-        """(affinity, affinity share, aversion) of a tweet's words: mean
-        log1p(count) among positive words, mean count as a share of all
-        positive words, and mean log1p(count) among negative words."""
+    def match(self, text: str) -> tuple[float, float, float, float]:
+        """(affinity, affinity share, aversion, dwell lift) of a tweet's words:
+        mean log1p(count) among positive words, mean count as a share of all
+        positive words, mean log1p(count) among negative words, and mean log
+        of how much longer than usual the viewer looks at tweets with each
+        word (0 for words never seen)."""
         words = tokens(text)
         if not words:
-            return 0.0, 0.0, 0.0
+            return 0.0, 0.0, 0.0, 0.0
         counts = [self.positive[word] for word in words]
         share = sum(counts) / len(words) / self.positive_words if self.positive_words else 0.0
         affinity = sum(math.log1p(count) for count in counts) / len(words)
         aversion = sum(math.log1p(self.negative[word]) for word in words) / len(words)
-        return affinity, share, aversion
+        lift = 0.0
+        if self.all_dwells > 0 and self.all_dwell_s > 0:
+            usual = self.all_dwell_s / self.all_dwells
+            lift = sum(
+                math.log(max(self.dwell_s[word] / self.dwells[word], 1e-3) / usual)
+                for word in words
+                if self.dwells[word] > 0
+            ) / len(words)
+        return affinity, share, aversion, lift
 
 
-def _text_profiles(log, reacted, viewer, tweet, t, since) -> np.ndarray:
+def _text_profiles(log, viewer, tweet, t, since) -> np.ndarray:
     """TextProfile.match for every impression, as of its time: per viewer,
     one sweep through their impressions and reactions in time order, adding
     reactions as they happen and dropping them as they leave the window."""
+    reacted = np.isin(log["kind"], (*ACTIONS, *NEGATIVES, Kind.DWELL))
     texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][reacted].tolist())).values_list("pk", "text"))
     texts.update(dict(Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list("pk", "text")))
-    negative = np.isin(log["kind"], NEGATIVES)
-    history: dict[int, list[tuple[int, list[str], bool]]] = defaultdict(list)
+    history: dict[int, list[tuple[int, list[str], str, int]]] = defaultdict(list)
     for i in np.flatnonzero(reacted)[np.lexsort((log["ms"][reacted], log["user"][reacted]))]:
-        history[int(log["user"][i])].append((int(log["ms"][i]), tokens(texts[int(log["tweet"][i])]), bool(negative[i])))
-    matches = np.zeros((len(viewer), 3), dtype=np.float32)
+        words = tokens(texts[int(log["tweet"][i])])
+        history[int(log["user"][i])].append((int(log["ms"][i]), words, log["kind"][i], int(log["dwell"][i])))
+    matches = np.zeros((len(viewer), 4), dtype=np.float32)
     order = np.lexsort((t, viewer))
     for user, rows in _groups(viewer[order], order):
         events, profile, added, dropped = history.get(user, []), TextProfile(), 0, 0
         for row in rows:
             while added < len(events) and events[added][0] < t[row]:
-                profile.add(events[added][1], negative=events[added][2])
+                profile.react(*events[added][1:])
                 added += 1
             while dropped < added and events[dropped][0] < since[row]:
-                profile.add(events[dropped][1], negative=events[dropped][2], sign=-1)
+                profile.react(*events[dropped][1:], sign=-1)
                 dropped += 1
             matches[row] = profile.match(texts[int(tweet[row])])
     return matches
