@@ -11,9 +11,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from ranking.candidates import candidates_for
+from ranking.evaluation import weighted_sum
 from ranking.features import candidate_reasons, serving_features
 from ranking.feeds import RankedFeed, RankedItem, ranked_feed_store
-from ranking.scoring import LoadedModel, active_model, weighted_score
+from ranking.scoring import LoadedModel, active_model
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     clock.lap("features")
     if not candidates:
         return RankedFeed(user_id, model.name, at, [])
-    scores = weighted_score(model.scorer.predict(features))
+    # The metric's own weights: the ranker optimises what the metric measures.
+    scores = weighted_sum(model.scorer.predict(features))
     clock.lap("scoring")
     order, adjusted = author_diversity(scores, features.author_id)
     order = order[: settings.RANKED_FEED_MAX_ITEMS]  # what the stored list keeps
@@ -77,10 +79,18 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:
     """Build and store `user_id`'s ranked list. Without an active model there
     is nothing to rank with: the user keeps the chronological feed."""
-    model = active_model()
-    if model is None:
-        logger.warning("No active ranking model: user %s keeps the chronological feed", user_id)
+    from ranking.model import IncompatibleModelError
+
+    try:
+        model = active_model()
+        if model is None:
+            logger.warning("No active ranking model: user %s keeps the chronological feed", user_id)
+            return None
+        feed = feed_rank(user_id=user_id, at=at or timezone.now(), model=model)
+    except IncompatibleModelError:
+        # Trained on other features than the ones served now: the next
+        # training replaces it; until then, the chronological feed.
+        logger.exception("The active ranking model cannot score today's features")
         return None
-    feed = feed_rank(user_id=user_id, at=at or timezone.now(), model=model)
     ranked_feed_store(feed=feed)
     return feed

@@ -1,24 +1,11 @@
-"""Turning the model's per-action probabilities into one score, and the model
-each worker process scores with. Runs in workers: TensorFlow is imported (by
+"""The model each worker process scores with. Runs in workers: TensorFlow is imported (by
 ranking.model) only when a model is first loaded."""
 
 import logging
 import threading
 from dataclasses import dataclass
 
-import numpy as np
-from django.conf import settings
-
-from ranking.features import HEADS
-
 logger = logging.getLogger(__name__)
-
-
-def weighted_score(probabilities: dict[str, np.ndarray]) -> np.ndarray:
-    """Sum over heads of weight x probability: the same weights as the
-    business metric, so the ranker optimises what the metric measures."""
-    weights = settings.ENGAGEMENT_WEIGHTS
-    return sum(weights[head] * probabilities[head].astype(np.float64) for head in HEADS)
 
 
 @dataclass(frozen=True)

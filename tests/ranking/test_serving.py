@@ -9,9 +9,9 @@ from django.utils import timezone
 from kombu import pools
 
 from feed.models import FeedRequest, ServedItem
+from ranking.evaluation import weighted_sum
 from ranking.feeds import RankedFeed, RankedItem, feeds_mark_stale, ranked_feed_get, ranked_feed_store
 from ranking.pipeline import author_diversity, feed_build
-from ranking.scoring import weighted_score
 from tests.factories import UserFactory, follow, tweet
 
 
@@ -26,7 +26,7 @@ def test_the_score_is_the_weighted_sum_of_the_probabilities(settings):
         "dwell": np.array([0.2, 0.0]),
     }
 
-    assert weighted_score(probabilities).tolist() == pytest.approx([0.5 + 1.0 - 0.5 + 0.6, 0.1 + 1.0 - 1.0])
+    assert weighted_sum(probabilities).tolist() == pytest.approx([0.5 + 1.0 - 0.5 + 0.6, 0.1 + 1.0 - 1.0])
 
 
 def test_author_diversity_discounts_each_further_tweet_of_one_author():
