@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 
 # The tests and benchmarks run on the real services, never on SQLite.
 SERVICES_ENV := DEBUG=1 \
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ranked_feed \
 	REDIS_URL=redis://127.0.0.1:6379/1 \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/2
+TEST_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/ranked_feed
 
 BENCH_DB := ranked_feed_bench
 BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
@@ -35,7 +35,7 @@ run: $(VENV)/.runtime
 ## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage
 test: $(VENV)/.dev
 	bin/ensure-services
-	$(SERVICES_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 ## lint: ruff (lint + format) and bandit over the apps
 lint: $(VENV)/.dev
