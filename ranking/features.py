@@ -12,6 +12,7 @@ Raw numbers go out (counts, hours, flags); the model normalises them itself,
 so training and serving cannot skew on preprocessing.
 """
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -443,9 +444,11 @@ def _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms) -> 
 PUNCTUATION = "#@.,!?:;\"'()"
 
 
-def tokens(text: str) -> list[str]:
-    """The words of a tweet, as the text-affinity feature counts them."""
-    return [word for word in (w.strip(PUNCTUATION) for w in text.lower().split()) if word]
+@functools.lru_cache(maxsize=100_000)
+def tokens(text: str) -> tuple[str, ...]:
+    """The words of a tweet, as the text-affinity feature counts them. Cached:
+    a worker meets the same tweets in many viewers' candidates and histories."""
+    return tuple(word for word in (w.strip(PUNCTUATION) for w in text.lower().split()) if word)
 
 
 class TextProfile:
@@ -457,7 +460,7 @@ class TextProfile:
         self.positive, self.negative, self.positive_words = Counter(), Counter(), 0
         self.dwell_s, self.dwells, self.all_dwell_s, self.all_dwells = Counter(), Counter(), 0.0, 0
 
-    def react(self, words: list[str], kind: str, dwell_ms: int | None, sign: int = 1) -> None:
+    def react(self, words: tuple[str, ...], kind: str, dwell_ms: int | None, sign: int = 1) -> None:
         """Count one reaction in (sign 1) or, leaving the window, out (-1)."""
         unique = dict.fromkeys(words, sign)
         if kind in NEGATIVES:
@@ -503,7 +506,7 @@ def _text_profiles(log, viewer, tweet, t, since) -> np.ndarray:
     reacted = np.isin(log["kind"], (*ACTIONS, *NEGATIVES, Kind.DWELL))
     texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][reacted].tolist())).values_list("pk", "text"))
     texts.update(dict(Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list("pk", "text")))
-    history: dict[int, list[tuple[int, list[str], str, int]]] = defaultdict(list)
+    history: dict[int, list[tuple[int, tuple[str, ...], str, int]]] = defaultdict(list)
     for i in np.flatnonzero(reacted)[np.lexsort((log["ms"][reacted], log["user"][reacted]))]:
         words = tokens(texts[int(log["tweet"][i])])
         history[int(log["user"][i])].append((int(log["ms"][i]), words, log["kind"][i], int(log["dwell"][i])))
