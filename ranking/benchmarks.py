@@ -2,7 +2,7 @@
 They print numbers; nothing here asserts a target (machines are noisy)."""
 
 import os
-import subprocess  # nosec B404: runs our own interpreter only
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time

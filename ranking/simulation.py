@@ -334,7 +334,8 @@ def simulate(*, users: int, days: int, seed: int, mode: str, start: datetime | N
     )
 
 
-DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105 - a printed, local-only demo login
+# A printed, local-only demo login.
+DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105
 
 
 def demo_seed(*, users: int = 300, days: int = 3, seed: int = 1) -> bool:
