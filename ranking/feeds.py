@@ -99,8 +99,7 @@ def ranked_page(
     feed = ranked_feed_get(user_id=user_id)
     if feed is None or not (continuing or ranked_feed_is_fresh(feed=feed, at=at)):
         feed_build_request(user_id=user_id)
-        if feed is None or not continuing:
-            return None
+        return None
     return RankedPage(
         model_version=feed.model_version,
         items=feed.items[offset : offset + limit],

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 class Stopwatch:
+    """Seconds per stage of a build, into `laps` when one is given."""
+
     def __init__(self, laps: dict | None):
         self.laps, self.last = laps, time.perf_counter()
 
