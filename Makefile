@@ -12,7 +12,7 @@ TEST_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/rank
 BENCH_DB := ranked_feed_bench
 BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
 
-.PHONY: run test lint bench-ranking evaluate-rankers
+.PHONY: run test lint bench-db bench-ranking evaluate-rankers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,19 +43,18 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit --quiet -r config users feed ranking -c pyproject.toml
 
-## evaluate-rankers: latest vs learned vs oracle on one simulated world (SEED=1 by default; several minutes)
-SEED ?= 1
-evaluate-rankers: $(VENV)/.dev
+# The benchmark database: created once, migrated every time.
+bench-db: $(VENV)/.dev
 	bin/ensure-services
 	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(BENCH_DB)'" | grep -q 1 \
 		|| createdb -h 127.0.0.1 -U postgres $(BENCH_DB)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --verbosity 0
+
+## evaluate-rankers: latest vs learned vs oracle on one simulated world (SEED=1 by default; several minutes)
+SEED ?= 1
+evaluate-rankers: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py evaluate_rankers --seed $(SEED) $(ARGS)
 
 ## bench-ranking: feed build latency, scoring throughput, training time and memory, on PostgreSQL
-bench-ranking: $(VENV)/.dev
-	bin/ensure-services
-	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(BENCH_DB)'" | grep -q 1 \
-		|| createdb -h 127.0.0.1 -U postgres $(BENCH_DB)
-	$(BENCH_ENV) $(BIN)/python manage.py migrate --verbosity 0
+bench-ranking: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py bench_ranking

@@ -300,13 +300,13 @@ def feed_read(
     start = after.position if after else 0
 
     ranking = "off"
-    if mode == FeedRequest.Mode.RANKED and (feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED):
-        page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None, at=at)
-        if page is not None:
-            return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
+    if mode == FeedRequest.Mode.RANKED:
         ranking = "pending"
-    elif mode == FeedRequest.Mode.RANKED:
-        ranking = "pending"  # a scroll that began on the latest timeline stays on it
+        # A scroll that began on the latest timeline stays on it.
+        if feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED:
+            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None, at=at)
+            if page is not None:
+                return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
 
     feed_request = feed_request or feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
     tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)
@@ -325,10 +325,10 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
         user=viewer, mode=FeedRequest.Mode.RANKED, model_version=page.model_version, at=at
     )
     ranked = {item.tweet_id: (start + offset, item) for offset, item in enumerate(page.items)}
-    tweets = tweets_in_order(viewer=viewer, tweet_ids=list(ranked))
-    items = [
-        FeedItem(tweet, ranked[tweet.pk][0], ranked[tweet.pk][1].score, ranked[tweet.pk][1].reasons) for tweet in tweets
-    ]
+    items = []
+    for tweet in tweets_in_order(viewer=viewer, tweet_ids=list(ranked)):
+        position, item = ranked[tweet.pk]
+        items.append(FeedItem(tweet, position, item.score, item.reasons))
     next_cursor = FeedCursor(feed_request.pk, start + len(page.items)).encode() if page.has_more else None
     _served_record(feed_request=feed_request, items=items)
     return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor)

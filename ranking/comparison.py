@@ -56,10 +56,6 @@ class RankerComparison:
         }
 
 
-class _Rollback(Exception):
-    pass
-
-
 def rankers_compare(
     *, seed: int, users: int, train_days: int, test_days: int, start: datetime | None = None
 ) -> RankerComparison:
@@ -70,18 +66,15 @@ def rankers_compare(
         raise ComparisonError("This database holds a simulated world already: compare rankers on an empty one.")
     start = start or midnight(timezone.now()) - timedelta(days=train_days + test_days)
     scores, reports = {}, {}
-    try:
-        with transaction.atomic():
-            simulate(users=users, days=train_days, seed=seed, mode=FeedRequest.Mode.LATEST, start=start)
-            trained = train_ranker(activate=True)
-            for ranker, mode in RANKERS.items():
-                savepoint = transaction.savepoint()
-                run = simulate(users=users, days=test_days, seed=seed, mode=mode)
-                total = engagement_report(start=run.first_day.date(), end=run.last_day.date()).total
-                scores[ranker], reports[ranker] = total.weighted_engagement_per_user, total.as_dict()
-                transaction.savepoint_rollback(savepoint)
-            raise _Rollback
-    except _Rollback:
-        pass
+    with transaction.atomic():
+        simulate(users=users, days=train_days, seed=seed, mode=FeedRequest.Mode.LATEST, start=start)
+        trained = train_ranker(activate=True)
+        for ranker, mode in RANKERS.items():
+            savepoint = transaction.savepoint()
+            run = simulate(users=users, days=test_days, seed=seed, mode=mode)
+            total = engagement_report(start=run.first_day.date(), end=run.last_day.date()).total
+            scores[ranker], reports[ranker] = total.weighted_engagement_per_user, total.as_dict()
+            transaction.savepoint_rollback(savepoint)
+        transaction.set_rollback(True)  # leave the database as it was
     model = {"name": trained.version.name, "metrics": trained.version.metrics}
     return RankerComparison(seed, users, train_days, test_days, scores, reports, model)

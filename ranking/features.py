@@ -146,10 +146,8 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     """Features of every candidate for one viewer at `at`, in seven queries."""
     candidates = candidate_set.candidates
     viewer = candidate_set.viewer_id
-    n = len(candidates)
-    numeric = np.zeros((n, len(NUMERIC_FEATURES)), dtype=np.float32)
-    if not n:
-        return FeatureBatch(numeric, np.array([], dtype=object), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if not candidates:
+        return _empty_examples().features
     tweet_ids = [c.tweet_id for c in candidates]
     author_ids = {c.author_id for c in candidates}
     before = Q(created_at__lt=at)
@@ -253,7 +251,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     return FeatureBatch(
         _finish(numeric),
         np.array([c.text for c in candidates], dtype=object),
-        np.full(n, viewer, dtype=np.int64),
+        np.full(len(candidates), viewer, dtype=np.int64),
         np.array([c.author_id for c in candidates], dtype=np.int64),
     )
 

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from config.celery import enqueue
+from ranking.tasks import build_feed
+
 logger = logging.getLogger(__name__)
 
 
@@ -83,9 +86,6 @@ def feeds_mark_stale(*, user_ids: list[int]) -> None:
 
 def feed_build_request(*, user_id: int) -> None:
     """Ask a feeds worker for a new list, once per user at a time."""
-    from config.celery import enqueue
-    from ranking.tasks import build_feed
-
     if cache.add(_building_key(user_id), 1, timeout=60):
         enqueue(build_feed, user_id)
 

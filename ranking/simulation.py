@@ -200,11 +200,12 @@ class Simulation:
     def is_spammer(self, user_id: int) -> bool:
         return user_id in self.index_of and self.people[self.index_of[user_id]].is_spammer
 
-    def item(self, tweet: Tweet, at: datetime) -> Item:
+    def item(self, *, tweet_id: int, author_id: int, created_at: datetime, at: datetime) -> Item:
+        """What the truth needs of a shown tweet (a Tweet or a Candidate)."""
         return Item(
-            topic=self.topics.get(tweet.pk, -1),
-            author=self.index_of.get(tweet.author_id, -1),
-            age_h=hours_between(tweet.created_at, at),
+            topic=self.topics.get(tweet_id, -1),
+            author=self.index_of.get(author_id, -1),
+            age_h=hours_between(created_at, at),
         )
 
     def serve(self, *, viewer: int, mode: str, depth: int, at: datetime) -> list[Shown]:
@@ -228,8 +229,7 @@ class Simulation:
         if not candidates:
             return []
         items = [
-            Item(self.topics.get(c.tweet_id, -1), self.index_of.get(c.author_id, -1), hours_between(c.created_at, at))
-            for c in candidates
+            self.item(tweet_id=c.tweet_id, author_id=c.author_id, created_at=c.created_at, at=at) for c in candidates
         ]
         order = np.argsort(-self.truth.expected_utility(viewer, items), kind="stable")[:depth]
         tweets = Tweet.objects.in_bulk([candidates[i].tweet_id for i in order])
@@ -244,7 +244,11 @@ class Simulation:
         if not shown:
             return
         user = self.users[viewer]
-        truth = self.truth.probabilities(viewer, [self.item(s.tweet, at) for s in shown])
+        items = [
+            self.item(tweet_id=s.tweet.pk, author_id=s.tweet.author_id, created_at=s.tweet.created_at, at=at)
+            for s in shown
+        ]
+        truth = self.truth.probabilities(viewer, items)
         events, seen, removed = [], set(), set()
         for i, item in enumerate(shown):
             tweet, served = item.tweet, feed_services.Served(item.feed_request, item.position)
