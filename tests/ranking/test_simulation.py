@@ -89,7 +89,13 @@ def test_oracle_serves_by_true_expected_utility_and_tags_its_requests():
     viewer = next(i for i, user in enumerate(simulation.users) if Follow.objects.filter(follower=user).exists())
     at = simulation.day_start(simulation.world.days)
     shown = simulation.serve_oracle(viewer=viewer, depth=10, at=at)
-    utility = simulation.truth.expected_utility(viewer, [simulation.item(s.tweet, at) for s in shown])
+    utility = simulation.truth.expected_utility(
+        viewer,
+        [
+            simulation.item(tweet_id=s.tweet.pk, author_id=s.tweet.author_id, created_at=s.tweet.created_at, at=at)
+            for s in shown
+        ],
+    )
     assert list(utility) == sorted(utility, reverse=True)
 
 
