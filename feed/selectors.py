@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
@@ -95,3 +96,48 @@ def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> l
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.tweet_id)
         )
     return list(tweets.order_by("-created_at", "-pk")[:limit])
+
+
+# Deep enough for any conversation a person reads; a longer chain shows its
+# latest parents and links to the earliest one shown.
+ANCESTORS_MAX = 50
+
+
+def tweet_ancestors(*, viewer: User, tweet: Tweet) -> list[Tweet]:
+    """The tweets `tweet` replies to, the root first, hydrated: two queries
+    whatever the depth (one recursive walk up the chain, one hydration)."""
+    if tweet.reply_to_id is None:
+        return []
+    walk = """
+        WITH RECURSIVE chain (id, reply_to_id, depth) AS (
+            SELECT id, reply_to_id, 1 FROM feed_tweet WHERE id = %s
+            UNION ALL
+            SELECT parent.id, parent.reply_to_id, chain.depth + 1
+            FROM feed_tweet parent JOIN chain ON parent.id = chain.reply_to_id
+            WHERE chain.depth < %s
+        )
+        SELECT id FROM chain ORDER BY depth DESC
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(walk, [tweet.reply_to_id, ANCESTORS_MAX])
+        ids = [row[0] for row in cursor.fetchall()]
+    found = tweets_hydrated(viewer=viewer).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def tweets_tagged(*, viewer: User, tag: str) -> QuerySet[Tweet]:
+    """Tweets with #tag (any case), newest first. `tag` is word characters
+    only. A scan of the text: fine at this size, a tag table beyond it."""
+    return tweets_hydrated(viewer=viewer).filter(text__iregex=rf"#{tag}(\W|$)").order_by("-created_at", "-pk")
+
+
+def timeline_has_newer(*, viewer: User, since: datetime) -> bool:
+    """Whether the viewer's followees posted (or retweeted) since `since`:
+    the "new tweets" hint, one indexed EXISTS query."""
+    followees = Follow.objects.filter(follower=viewer).values("followee_id")
+    return (
+        Tweet.objects.visible()
+        .filter(author__in=followees, created_at__gt=since)
+        .exclude(tweets_removed_by(viewer))
+        .exists()
+    )
