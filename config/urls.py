@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_patterns = [
@@ -11,7 +10,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", include("feed.page_urls")),
+    path("", include("users.page_urls")),
+    path("", include("ranking.page_urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

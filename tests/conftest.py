@@ -40,3 +40,11 @@ def api_for(db):
 @pytest.fixture
 def user_api(api_for, user):
     return api_for(user)
+
+
+@pytest.fixture
+def logged_in(client, user):
+    """Django's test client (pages, not the API), logged in as `user`."""
+    client.force_login(user)
+    client.user = user
+    return client

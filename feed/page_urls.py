@@ -1,0 +1,12 @@
+from django.urls import path, re_path
+
+from feed import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("following/", views.following, name="following"),
+    path("feed/newer/", views.feed_newer, name="feed-newer"),
+    path("compose/", views.compose, name="compose"),
+    path("t/<int:tweet_id>/", views.tweet_detail, name="tweet"),
+    re_path(r"^hashtag/(?P<tag>\w+)/$", views.hashtag, name="hashtag"),
+]

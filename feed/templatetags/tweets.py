@@ -1,0 +1,85 @@
+"""Template tags for tweets: text with safe links, compact ages, the compose box."""
+
+import re
+from datetime import datetime
+
+from django import template
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from feed.models import Report
+
+register = template.Library()
+
+# One pass over the raw text finds links; everything between them is escaped
+# as text. Only http(s) URLs become links, so `javascript:` stays text.
+TOKEN_RE = re.compile(
+    r"(?P<url>\bhttps?://[^\s<>\"']+)"
+    r"|(?<![\w@])@(?P<mention>\w(?:[\w.+-]*\w)?)"  # Django usernames, less a trailing dot
+    r"|(?<![\w#])#(?P<tag>\w+)"
+)
+# Punctuation that ends a sentence rather than a URL.
+URL_TRAILING = ".,;:!?)]}"
+
+
+def _link(match: re.Match) -> tuple[SafeString, int]:
+    """The link for one token and where the text it covers ends."""
+    if match["url"]:
+        url = match["url"].rstrip(URL_TRAILING)
+        anchor = format_html('<a href="{}" rel="nofollow noopener" target="_blank">{}</a>', url, url)
+        return anchor, match.start() + len(url)
+    if match["mention"]:
+        username = match["mention"]
+        return format_html('<a href="{}">@{}</a>', reverse("profile", args=[username]), username), match.end()
+    tag = match["tag"]
+    return format_html('<a href="{}">#{}</a>', reverse("hashtag", args=[tag]), tag), match.end()
+
+
+@register.filter
+def linkify(text: str) -> SafeString:
+    """Tweet text, HTML-escaped, with http(s) URLs, @mentions and #hashtags
+    as links."""
+    parts = []
+    end = 0
+    for match in TOKEN_RE.finditer(text):
+        parts.append(text[end : match.start()])  # escaped by format_html_join
+        link, end = _link(match)
+        parts.append(link)
+    parts.append(text[end:])
+    return format_html_join("", "{}", ((part,) for part in parts))
+
+
+@register.filter
+def age(moment: datetime) -> str:
+    """How long ago, the way timelines say it: now, 5m, 3h, then the date."""
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    local = timezone.localtime(moment)
+    return date_format(local, "M j" if local.year == timezone.localtime().year else "M j, Y")
+
+
+@register.simple_tag
+def report_reasons() -> list[tuple[str, str]]:
+    return Report.Reason.choices
+
+
+@register.inclusion_tag("partials/compose.html", takes_context=True)
+def compose_box(context, reply_to=None, back: str = "", text: str = "") -> dict:
+    """The compose box (a reply box with `reply_to`), posting to the compose
+    page, which sends the author back to `back`."""
+    return {
+        "csrf_token": context["csrf_token"],
+        "reply_to": reply_to,
+        "back": back,
+        "text": text,
+        "max_chars": settings.TWEET_MAX_CHARS,
+    }

@@ -1,0 +1,105 @@
+"""The feed's pages: home (For you and Following), posting, a tweet with its
+conversation, a hashtag. Thin: they call the services and selectors the API
+calls; actions on a card (like, retweet, hide, report) go to the API itself."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from config.pages import next_url, page_of, render_list
+from feed import selectors, services
+from feed.forms import TweetForm
+from feed.models import FeedRequest
+
+
+def home(request):
+    """ "For you" for people logged in; for everyone else, what this is."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    return _feed(request, FeedRequest.Mode.RANKED)
+
+
+@login_required
+def following(request):
+    return _feed(request, FeedRequest.Mode.LATEST)
+
+
+def _feed(request, mode: str):
+    try:
+        page = services.feed_read(viewer=request.user, mode=mode, cursor=request.GET.get("cursor") or None)
+    except ValidationError as exc:
+        raise BadRequest("Invalid cursor.") from exc
+    context = {
+        "tab": mode,
+        "page": page,
+        "next_url": next_url(cursor=page.next_cursor) if page.next_cursor else None,
+        # The "new tweets" hint asks for tweets newer than this page.
+        "since": timezone.now(),
+    }
+    return render_list(request, "feed/home.html", "feed/_feed_items.html", context)
+
+
+@login_required
+@require_GET
+def feed_newer(request):
+    """Whether there is something newer than `?since=` (ISO 8601) to show."""
+    try:
+        since = parse_datetime(request.GET.get("since", ""))
+    except ValueError:
+        since = None
+    if since is None or timezone.is_naive(since):
+        raise BadRequest("since: an ISO 8601 time with its offset.")
+    return JsonResponse({"newer": selectors.timeline_has_newer(viewer=request.user, since=since)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compose(request):
+    """Post a tweet or a reply, then go back where the form said (or to the
+    new tweet, which shows a reply in its conversation). Errors come back
+    on this page, with the text kept."""
+    form = TweetForm(request.POST if request.method == "POST" else None)
+    back = request.POST.get("next") or request.GET.get("next")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = None
+    if form.is_valid():
+        try:
+            tweet = services.tweet_create(author=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your reply was posted." if tweet.reply_to_id else "Your tweet was posted.")
+            return redirect(back or reverse("tweet", args=[tweet.pk]))
+    return render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
+
+
+@login_required
+def tweet_detail(request, tweet_id: int):
+    """A tweet in its conversation: the tweets it answers above, its replies
+    below, oldest first, and a reply box."""
+    tweet = get_object_or_404(selectors.tweets_hydrated(viewer=request.user), pk=tweet_id)
+    if tweet.retweet_of_id:
+        return redirect("tweet", tweet.retweet_of_id)
+    replies = selectors.tweets_hydrated(viewer=request.user).filter(reply_to=tweet).order_by("created_at", "pk")
+    page, more = page_of(request, replies)
+    context = {
+        "tweet": tweet,
+        "ancestors": selectors.tweet_ancestors(viewer=request.user, tweet=tweet),
+        "tweets": page,
+        "next_url": more,
+    }
+    return render_list(request, "feed/tweet.html", "partials/tweet_list.html", context)
+
+
+@login_required
+def hashtag(request, tag: str):
+    page, more = page_of(request, selectors.tweets_tagged(viewer=request.user, tag=tag))
+    context = {"tag": tag, "tweets": page, "next_url": more}
+    return render_list(request, "feed/hashtag.html", "partials/tweet_list.html", context)
