@@ -51,13 +51,25 @@ class LineChart:
     bottom: int = BOTTOM
 
 
+def _tick_step(span: float) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) giving at most
+    Y_TICKS intervals over `span`."""
+    raw = span / Y_TICKS
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
 def line_chart(*, days: list[date], lines: dict[str, dict[date, float]]) -> LineChart:
     """One line per name over `days`, each a value per day (days without one
-    are skipped). The value axis always shows 0: the metric can go below it."""
+    are skipped). The value axis always shows 0, for the metric can go below
+    it, and runs between round numbers."""
     values = [value for line in lines.values() for value in line.values()]
     low, high = min([0.0, *values]), max([0.0, *values])
+    step = _tick_step(high - low or 1.0)
+    # In whole steps (rounded first: 0.25 / 0.05 is a hair above 5).
+    low, high = math.floor(round(low / step, 9)) * step, math.ceil(round(high / step, 9)) * step
     if high == low:
-        high = low + 1.0
+        high += step
 
     def x(index: int) -> float:
         return LEFT + (RIGHT - LEFT) * index / max(len(days) - 1, 1)
@@ -65,15 +77,16 @@ def line_chart(*, days: list[date], lines: dict[str, dict[date, float]]) -> Line
     def y(value: float) -> float:
         return BOTTOM - (BOTTOM - TOP) * (value - low) / (high - low)
 
-    step = math.ceil(len(days) / X_LABELS_MAX) or 1
-    levels = [low + (high - low) * i / Y_TICKS for i in range(Y_TICKS + 1)]
+    every = math.ceil(len(days) / X_LABELS_MAX) or 1
+    levels = [low + step * i for i in range(round((high - low) / step) + 1)]
     return LineChart(
         lines=[
             Line(name, [Point(x(i), y(line[day]), day, line[day]) for i, day in enumerate(days) if day in line])
             for name, line in lines.items()
         ],
-        x_ticks=[Tick(x(i), f"{day:%b} {day.day}") for i, day in enumerate(days) if i % step == 0],
-        y_ticks=[Tick(y(level), f"{level:.3g}") for level in levels],
+        x_ticks=[Tick(x(i), f"{day:%b} {day.day}") for i, day in enumerate(days) if i % every == 0],
+        # Rounded: 0.1 * 3 is not 0.3 in floating point.
+        y_ticks=[Tick(y(level), f"{round(level, 9):g}") for level in levels],
         zero=y(0.0),
     )
 

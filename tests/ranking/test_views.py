@@ -142,3 +142,19 @@ def test_line_chart_of_flat_zeros_and_many_days():
 
     assert all(point.y == BOTTOM for point in chart.lines[0].points)
     assert len(chart.x_ticks) <= 8
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"),
+    [
+        ([0.25, 0.19], ["0", "0.1", "0.2", "0.3"]),
+        ([12.3, 40.0], ["0", "10", "20", "30", "40"]),
+        ([-3.0, 0.5], ["-3", "-2", "-1", "0", "1"]),
+    ],
+)
+def test_line_chart_ticks_are_round_numbers(values, ticks):
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(len(values))]
+
+    chart = line_chart(days=days, lines={"a": dict(zip(days, values, strict=True))})
+
+    assert [tick.label for tick in chart.y_ticks] == ticks
