@@ -32,9 +32,11 @@ run: $(VENV)/.runtime
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 bin/run-embedded
 
-## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage
+## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage;
+## the browser tests drive Debian's Chromium (installed here when missing)
 test: $(VENV)/.dev
 	bin/ensure-services
+	bin/ensure-browser
 	$(TEST_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 ## lint: ruff (lint + format) and bandit over the apps

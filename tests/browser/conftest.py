@@ -1,0 +1,88 @@
+"""Browser tests: Playwright driving Debian's Chromium (never Playwright's own
+download; `bin/ensure-browser` installs the package) against pytest-django's
+live server, on the test database."""
+
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="package")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"No Chromium at {CHROMIUM}: run bin/ensure-browser (make test does).")
+    # Playwright's sync API runs an event loop in this thread, which Django
+    # takes for async code; the test's own ORM calls are synchronous all the
+    # same. Scoped to these tests: the other packages run after them.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    """A page that fails the test on any script error or dialog (an alert
+    would mean a script ran that should not have)."""
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield page
+    assert problems == []
+
+
+@pytest.fixture
+def log_in(context, live_server):
+    """Log the browser in as a user, through a session cookie."""
+
+    def as_user(user):
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        return user
+
+    return as_user
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def leave_by(locator, **click) -> None:
+    """Click what opens another page, and wait until that page has run its
+    scripts: a button clicked before them would do nothing."""
+    locator.click(**click)
+    locator.page.wait_for_load_state("load")
+
+
+def eventually(condition, *, timeout_s: float = TIMEOUT_MS / 1000):
+    """Poll the database (or anything) until `condition()` is truthy; returns it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
