@@ -118,6 +118,23 @@ def test_hide_and_report_remove_the_card_for_good_keyboard_included(page, log_in
     assert served.feed_request.user == viewer and served.position is not None
 
 
+def test_new_tweets_are_announced_and_shown_on_request(page, log_in, alice):
+    viewer = log_in(UserFactory())
+    follow(viewer, alice)
+    tweet(alice, "old news")
+    page.goto("/following/")
+    hint = page.get_by_role("link", name="New tweets: show them")
+    expect(hint).to_be_hidden()
+
+    tweet(alice, "breaking news")
+    # The page asks every 30 s, and when it is shown again: that, sooner.
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(hint).to_be_visible()
+    leave_by(hint)
+
+    expect(page.locator(".card").first).to_contain_text("breaking news")
+
+
 def test_scrolling_the_feed_logs_impressions_dwell_and_clicks(page, log_in, alice):
     viewer = log_in(UserFactory())
     follow(viewer, alice)

@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.template import Context, Template
+from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -245,7 +246,10 @@ def test_posting_needs_the_csrf_token(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
 
-    assert client.post("/compose/", {"text": "forged"}).status_code == 403
+    response = client.post("/compose/", {"text": "forged"})
+
+    assert response.status_code == 403
+    assert "Please try again" in body(response)
     assert not Tweet.objects.exists()
 
 
@@ -307,6 +311,12 @@ def test_missing_and_deleted_tweets_are_404(logged_in):
         response = logged_in.get(url)
         assert response.status_code == 404
         assert "Page not found" in body(response)
+
+
+@pytest.mark.parametrize(("template", "title"), [("400.html", "did not make sense"), ("500.html", "went wrong")])
+def test_error_pages_render_without_a_request(template, title):
+    # Django renders these two with no request and no context processors.
+    assert title in render_to_string(template)
 
 
 def test_hashtag_page_lists_tweets_with_the_tag_in_any_case(logged_in):
