@@ -20,14 +20,19 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Ln
 
 from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
 from users.models import Follow
 
-FEATURE_SPEC_VERSION = 5
+FEATURE_SPEC_VERSION = 6
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
+# Beside the heads' 0/1 labels: the impression's log(1 + dwell ms), NaN when
+# no dwell was logged. Every impression carries a dwell time, a far denser
+# signal of how much a tweet holds someone than the long-dwell flag alone.
+DWELL_TIME_LABEL = "log_dwell"
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
 ATTRIBUTION_WINDOW = timedelta(hours=1)  # an action within this of an impression is its label
@@ -46,26 +51,32 @@ NUMERIC_FEATURES = (
     "tweet_retweets",
     "tweet_negatives",
     "tweet_likes_per_h",
-    "tweet_mean_dwell_s",
+    "tweet_mean_log_dwell",
     "followees_engaged",
     "aff_impressions",
     "aff_likes",
     "aff_replies",
     "aff_retweets",
     "aff_long_dwells",
-    "aff_mean_dwell_s",
+    "aff_dwell_lift",
     "aff_negatives",
     "author_tweets_7d",
     "author_negatives_7d",
     "author_likes_7d",
+    "author_impressions_7d",
+    "author_mean_log_dwell_7d",
     "viewer_impressions_7d",
     "viewer_actions_7d",
+    "viewer_mean_log_dwell",
     "text_affinity",
     "text_affinity_share",
     "text_aversion",
     "text_dwell_lift",
 )
 COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
+TEXT_COLUMNS = [COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion", "text_dwell_lift")]
+AFFINITY_DWELLS = ("aff_long_dwells", "aff_dwell_lift")
+AUTHOR_DWELL = "author_mean_log_dwell_7d"
 TWEET_COUNTS = {
     Kind.IMPRESSION: "tweet_impressions",
     Kind.LIKE: "tweet_likes",
@@ -82,9 +93,18 @@ AFFINITY_COUNTS = {
     Kind.HIDE: "aff_negatives",
     Kind.REPORT: "aff_negatives",
 }
+AUTHOR_COUNTS = {  # what the author's tweets received, over RECENT_WINDOW
+    Kind.IMPRESSION: "author_impressions_7d",
+    Kind.LIKE: "author_likes_7d",
+    Kind.HIDE: "author_negatives_7d",
+    Kind.REPORT: "author_negatives_7d",
+}
 ACTIONS = (Kind.LIKE, Kind.REPLY, Kind.RETWEET)
 NEGATIVES = (Kind.HIDE, Kind.REPORT)
 SOCIAL = (Kind.LIKE, Kind.RETWEET)
+# Dwell times are heavy-tailed: the features average log(1 + ms), a far
+# steadier estimate of how much a tweet holds people than the mean of raw times.
+LOG_DWELL = Ln(F("dwell_ms") + 1)
 
 
 @dataclass(frozen=True)
@@ -111,7 +131,7 @@ class Examples:
     """Labelled examples, one per impression."""
 
     features: FeatureBatch
-    labels: dict[str, np.ndarray]  # head -> float32 [n] of 0/1
+    labels: dict[str, np.ndarray]  # head -> float32 [n] of 0/1; DWELL_TIME_LABEL -> float32 [n]
     feed_request: np.ndarray  # object (str) [n]
     at: np.ndarray  # float64 [n], epoch seconds
 
@@ -138,8 +158,8 @@ def _finish(numeric: np.ndarray) -> np.ndarray:
 # --- Serving: one viewer, their candidates, one time -------------------------
 
 
-def _dwell_mean_s(counts: dict | None) -> float:
-    return counts["dwell_ms"] / 1000 / counts["dwells"] if counts and counts["dwells"] else 0.0
+def _log_dwell_mean(counts: dict | None) -> float:
+    return counts["log_dwell"] / counts["dwells"] if counts and counts["dwells"] else 0.0
 
 
 def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBatch:
@@ -176,38 +196,51 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
             **tweet_aggregates,
             followees_engaged=Count("user_id", distinct=True, filter=social),
             dwells=Count("pk", filter=Q(kind=Kind.DWELL)),
-            dwell_ms=Sum("dwell_ms", filter=Q(kind=Kind.DWELL), default=0),
+            log_dwell=Sum(LOG_DWELL, filter=Q(kind=Kind.DWELL), default=0.0),
         )
     }
     affinity: dict[tuple[int, str], int] = defaultdict(int)
-    viewer_counts: dict[str, int] = defaultdict(int)
+    viewer_counts: dict[str, float] = defaultdict(float)
     recent = Q(created_at__gte=at - RECENT_WINDOW)
     history = Engagement.objects.filter(before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW)
+    author_log_dwell: dict[int, float] = {}
     for row in history.values("tweet__author_id", "kind").annotate(
         n=Count("pk"),
         long=Count("pk", filter=Q(dwell_ms__gte=settings.DWELL_LONG_MS)),
         recent=Count("pk", filter=recent),
-        dwell_ms=Sum("dwell_ms", default=0),
+        log_dwell=Sum(LOG_DWELL, default=0.0),
     ):
         author, kind = row["tweet__author_id"], row["kind"]
         if kind in AFFINITY_COUNTS:
             affinity[author, AFFINITY_COUNTS[kind]] += row["n"]
         if kind == Kind.DWELL:
             affinity[author, "aff_long_dwells"] += row["long"]
-            affinity[author, "aff_mean_dwell_s"] = row["dwell_ms"] / 1000 / row["n"]
+            author_log_dwell[author] = row["log_dwell"] / row["n"]
+            viewer_counts["dwells"] += row["n"]
+            viewer_counts["log_dwell"] += row["log_dwell"]
         viewer_counts["viewer_impressions_7d" if kind == Kind.IMPRESSION else kind] += row["recent"]
+    viewer_log_dwell = _log_dwell_mean(viewer_counts)
+    for author, mean in author_log_dwell.items():
+        affinity[author, "aff_dwell_lift"] = mean - viewer_log_dwell
     author_rows = (
         Tweet.objects.filter(before, recent, author_id__in=author_ids, retweet_of__isnull=True)
         .values("author_id")
         .annotate(tweets=Count("pk", distinct=True))
     )
     author_tweets = {row["author_id"]: row["tweets"] for row in author_rows}
-    received: dict[tuple[int, str], int] = defaultdict(int)
-    rows = Engagement.objects.filter(before, recent, tweet__author_id__in=author_ids, kind__in=(Kind.LIKE, *NEGATIVES))
-    for author, kind, count in (
-        rows.values("tweet__author_id", "kind").annotate(n=Count("pk")).values_list("tweet__author_id", "kind", "n")
+    received: dict[tuple[int, str], float] = defaultdict(float)
+    rows = Engagement.objects.filter(
+        before, recent, tweet__author_id__in=author_ids, kind__in=(*AUTHOR_COUNTS, Kind.DWELL)
+    )
+    for author, kind, count, log_dwell in (
+        rows.values("tweet__author_id", "kind")
+        .annotate(n=Count("pk"), log_dwell=Sum(LOG_DWELL, default=0.0))
+        .values_list("tweet__author_id", "kind", "n", "log_dwell")
     ):
-        received[author, "author_likes_7d" if kind == Kind.LIKE else "author_negatives_7d"] += count
+        if kind == Kind.DWELL:
+            received[author, AUTHOR_DWELL] = log_dwell / count
+        else:
+            received[author, AUTHOR_COUNTS[kind]] += count
     profile = TextProfile()
     reactions = Engagement.objects.filter(
         before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW, kind__in=(*ACTIONS, *NEGATIVES, Kind.DWELL)
@@ -215,39 +248,35 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     for text, kind, dwell_ms in reactions.values_list("tweet__text", "kind", "dwell_ms"):
         profile.react(tokens(text), kind, dwell_ms)
 
-    viewer_wide = {
-        "viewer_impressions_7d": viewer_counts["viewer_impressions_7d"],
-        "viewer_actions_7d": sum(viewer_counts[kind] for kind in ACTIONS),
+    numeric = np.zeros((len(candidates), len(NUMERIC_FEATURES)), dtype=np.float32)
+
+    def put(name: str, values) -> None:
+        numeric[:, COLUMN[name]] = values
+
+    # Column by column: per author once, then spread to their candidates.
+    authors = sorted(author_ids)
+    by_author = np.searchsorted(authors, [c.author_id for c in candidates])
+    per_author = {
+        "follows_author": [a in candidate_set.followee_ids for a in authors],
+        "author_follows_viewer": [a in follows_viewer for a in authors],
+        "author_followers": [followers.get(a, 0) for a in authors],
+        "author_tweets_7d": [author_tweets.get(a, 0) for a in authors],
+        **{name: [affinity[a, name] for a in authors] for name in (*AFFINITY_COUNTS.values(), *AFFINITY_DWELLS)},
+        **{name: [received[a, name] for a in authors] for name in (*AUTHOR_COUNTS.values(), AUTHOR_DWELL)},
     }
-    no_counts = dict.fromkeys([*set(TWEET_COUNTS.values()), "followees_engaged"], 0)
-    rows = []
-    for c in candidates:
-        affinity_text, affinity_share, aversion, dwell_lift = profile.match(c.text)
-        values = {
-            "age_h": (at - c.created_at).total_seconds() / 3600,
-            "is_reply": c.is_reply,
-            "text_chars": len(c.text),
-            "follows_author": c.author_id in candidate_set.followee_ids,
-            "author_follows_viewer": c.author_id in follows_viewer,
-            "author_followers": followers.get(c.author_id, 0),
-            **{name: tweet_counts.get(c.tweet_id, no_counts)[name] for name in no_counts},
-            "tweet_mean_dwell_s": _dwell_mean_s(tweet_counts.get(c.tweet_id)),
-            **{
-                name: affinity[c.author_id, name]
-                for name in (*AFFINITY_COUNTS.values(), "aff_long_dwells", "aff_mean_dwell_s")
-            },
-            "author_tweets_7d": author_tweets.get(c.author_id, 0),
-            "author_negatives_7d": received[c.author_id, "author_negatives_7d"],
-            "author_likes_7d": received[c.author_id, "author_likes_7d"],
-            "text_affinity": affinity_text,
-            "text_affinity_share": affinity_share,
-            "text_aversion": aversion,
-            "text_dwell_lift": dwell_lift,
-            "tweet_likes_per_h": 0.0,  # derived below, as in training
-            **viewer_wide,
-        }
-        rows.append([values[name] for name in NUMERIC_FEATURES])
-    numeric = np.array(rows, dtype=np.float32)
+    for name, values in per_author.items():
+        put(name, np.array(values, dtype=np.float32)[by_author])
+    counts = [tweet_counts.get(c.tweet_id) for c in candidates]
+    for name in (*TWEET_COUNTS.values(), "followees_engaged"):
+        put(name, [row[name] if row else 0 for row in counts])
+    put("tweet_mean_log_dwell", [_log_dwell_mean(row) for row in counts])
+    put("age_h", [(at - c.created_at).total_seconds() / 3600 for c in candidates])
+    put("is_reply", [c.is_reply for c in candidates])
+    put("text_chars", [len(c.text) for c in candidates])
+    put("viewer_impressions_7d", viewer_counts["viewer_impressions_7d"])
+    put("viewer_actions_7d", sum(viewer_counts[kind] for kind in ACTIONS))
+    put("viewer_mean_log_dwell", viewer_log_dwell)
+    numeric[:, TEXT_COLUMNS] = profile.match_many([c.text for c in candidates])
     return FeatureBatch(
         _finish(numeric),
         np.array([c.text for c in candidates], dtype=object),
@@ -359,6 +388,11 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     for head in HEADS:
         mask = long_dwell if head == "dwell" else kind == head
         labels[head] = (counter(mask, pair).count(_pair(viewer, tweet), t + window, t) > 0).astype(np.float32)
+    dwell = kind == Kind.DWELL
+    dwelt = AsOfCounter(pair[dwell], log["ms"][dwell], np.log1p(log["dwell"][dwell]))
+    dwells = dwelt.count(_pair(viewer, tweet), t + window, t)
+    dwell_time = dwelt.total(_pair(viewer, tweet), t + window, t) / np.maximum(dwells, 1)
+    labels[DWELL_TIME_LABEL] = np.where(dwells > 0, dwell_time, np.nan).astype(np.float32)
 
     tweets = {
         pk: (text, created, reply_to)
@@ -393,26 +427,28 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     numeric[:, COLUMN["aff_long_dwells"]] = counter(long_dwell, viewer_author).count(
         _pair(viewer, author), t, since_30d
     )
-    dwell = kind == Kind.DWELL
-    dwelt = AsOfCounter(viewer_author[dwell], log["ms"][dwell], log["dwell"][dwell] / 1000.0)
-    numeric[:, COLUMN["aff_mean_dwell_s"]] = _mean(
-        dwelt.total(_pair(viewer, author), t, since_30d), dwelt.count(_pair(viewer, author), t, since_30d)
-    )
-    dwelt = AsOfCounter(log["tweet"][dwell], log["ms"][dwell], log["dwell"][dwell] / 1000.0)
-    numeric[:, COLUMN["tweet_mean_dwell_s"]] = _mean(dwelt.total(tweet, t), dwelt.count(tweet, t))
+
+    def log_dwell_mean(keys: np.ndarray, queries: np.ndarray, t_lo: np.ndarray | None = None):
+        """Mean log(1 + dwell ms) of the dwells with each query key in [t_lo, t), and their count."""
+        dwelt = AsOfCounter(keys[dwell], log["ms"][dwell], np.log1p(log["dwell"][dwell]))
+        count = dwelt.count(queries, t, t_lo)
+        return _mean(dwelt.total(queries, t, t_lo), count), count
+
+    viewer_log_dwell, _ = log_dwell_mean(log["user"], viewer, since_30d)
+    numeric[:, COLUMN["viewer_mean_log_dwell"]] = viewer_log_dwell
+    author_mean, author_dwells = log_dwell_mean(viewer_author, _pair(viewer, author), since_30d)
+    numeric[:, COLUMN["aff_dwell_lift"]] = np.where(author_dwells > 0, author_mean - viewer_log_dwell, 0.0)
+    numeric[:, COLUMN["tweet_mean_log_dwell"]] = log_dwell_mean(log["tweet"], tweet)[0]
+    numeric[:, COLUMN["author_mean_log_dwell_7d"]] = log_dwell_mean(log["author"], author, since_7d)[0]
 
     authored = Tweet.objects.filter(author_id__in=set(author.tolist()), retweet_of__isnull=True)
     author_rows = list(authored.values_list("author_id", "created_at"))
     author_tweet_ms = _ms(np.array([r[1].replace(tzinfo=None) for r in author_rows], dtype="datetime64[us]"))
     author_keys = np.array([r[0] for r in author_rows], dtype=np.int64)
     numeric[:, COLUMN["author_tweets_7d"]] = AsOfCounter(author_keys, author_tweet_ms).count(author, t, since_7d)
-    negative = np.isin(kind, NEGATIVES)
-    numeric[:, COLUMN["author_negatives_7d"]] = counter(negative, log["author"]).count(author, t, since_7d)
-    numeric[:, COLUMN["author_likes_7d"]] = counter(kind == Kind.LIKE, log["author"]).count(author, t, since_7d)
-    text_columns = [
-        COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion", "text_dwell_lift")
-    ]
-    numeric[:, text_columns] = _text_profiles(log, viewer, tweet, t, since_30d)
+    for event_kind, name in AUTHOR_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["author"]).count(author, t, since_7d)
+    numeric[:, TEXT_COLUMNS] = _text_profiles(log, viewer, tweet, t, since_30d)
     numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
         viewer, t, since_7d
     )
@@ -452,11 +488,11 @@ def tokens(text: str) -> tuple[str, ...]:
 class TextProfile:
     """The words of what a viewer reacted to: liked, replied to, retweeted or
     long-dwelt on (positive), hid or reported (negative), and how long they
-    looked at tweets with each word (every dwell)."""
+    looked at tweets with each word (every dwell, as log(1 + ms))."""
 
     def __init__(self):
         self.positive, self.negative, self.positive_words = Counter(), Counter(), 0
-        self.dwell_s, self.dwells, self.all_dwell_s, self.all_dwells = Counter(), Counter(), 0.0, 0
+        self.log_dwell, self.dwells, self.all_log_dwell, self.all_dwells = Counter(), Counter(), 0.0, 0
 
     def react(self, words: tuple[str, ...], kind: str, dwell_ms: int | None, sign: int = 1) -> None:
         """Count one reaction in (sign 1) or, leaving the window, out (-1)."""
@@ -464,37 +500,51 @@ class TextProfile:
         if kind in NEGATIVES:
             self.negative.update(unique)
         if kind == Kind.DWELL:
-            seconds = (dwell_ms or 0) / 1000
-            self.dwell_s.update(dict.fromkeys(words, sign * seconds))
+            log_dwell = math.log1p(dwell_ms or 0)
+            self.log_dwell.update(dict.fromkeys(words, sign * log_dwell))
             self.dwells.update(unique)
-            self.all_dwell_s += sign * seconds
+            self.all_log_dwell += sign * log_dwell
             self.all_dwells += sign
         if kind in ACTIONS or (kind == Kind.DWELL and (dwell_ms or 0) >= settings.DWELL_LONG_MS):
             self.positive.update(unique)
             self.positive_words += sign * len(unique)
 
+    def word_scores(self, word: str) -> tuple[float, float, float, float]:
+        """(affinity, affinity share, aversion, dwell lift) of one word:
+        log1p(its positive count), that count as a share of all positive
+        words, log1p(its negative count), and how much longer than usual (in
+        log dwell) the viewer looks at tweets with it (0 if never seen)."""
+        count = self.positive[word]
+        share = count / self.positive_words if self.positive_words else 0.0
+        lift = 0.0
+        if self.dwells[word] > 0:
+            lift = self.log_dwell[word] / self.dwells[word] - self.all_log_dwell / self.all_dwells
+        return math.log1p(count), share, math.log1p(self.negative[word]), lift
+
     def match(self, text: str) -> tuple[float, float, float, float]:
-        """(affinity, affinity share, aversion, dwell lift) of a tweet's words:
-        mean log1p(count) among positive words, mean count as a share of all
-        positive words, mean log1p(count) among negative words, and mean log
-        of how much longer than usual the viewer looks at tweets with each
-        word (0 for words never seen)."""
+        """The mean `word_scores` of a tweet's words."""
         words = tokens(text)
         if not words:
             return 0.0, 0.0, 0.0, 0.0
-        counts = [self.positive[word] for word in words]
-        share = sum(counts) / len(words) / self.positive_words if self.positive_words else 0.0
-        affinity = sum(math.log1p(count) for count in counts) / len(words)
-        aversion = sum(math.log1p(self.negative[word]) for word in words) / len(words)
-        lift = 0.0
-        if self.all_dwells > 0 and self.all_dwell_s > 0:
-            usual = self.all_dwell_s / self.all_dwells
-            lift = sum(
-                math.log(max(self.dwell_s[word] / self.dwells[word], 1e-3) / usual)
-                for word in words
-                if self.dwells[word] > 0
-            ) / len(words)
-        return affinity, share, aversion, lift
+        return tuple(sum(scores) / len(words) for scores in zip(*map(self.word_scores, words), strict=True))
+
+    def match_many(self, texts: list[str]) -> np.ndarray:
+        """`match` of many texts at once [n, 4]: each distinct word scored
+        once, then summed per text with one numpy reduction (a feed's
+        candidates share most of their words)."""
+        vocabulary: dict[str, int] = {}
+        word_rows, lengths = [], np.zeros(len(texts))
+        for i, text in enumerate(texts):
+            words = tokens(text)
+            word_rows.extend(vocabulary.setdefault(word, len(vocabulary)) for word in words)
+            lengths[i] = len(words)
+        scores = np.array([self.word_scores(word) for word in vocabulary] or np.zeros((0, 4))).reshape(-1, 4)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        sums = np.zeros((len(texts), 4))
+        has_words = lengths > 0
+        if word_rows:
+            sums[has_words] = np.add.reduceat(scores[word_rows], starts[has_words], axis=0)
+        return sums / np.maximum(lengths, 1)[:, None]
 
 
 def _text_profiles(log, viewer, tweet, t, since) -> np.ndarray:

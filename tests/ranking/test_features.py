@@ -99,3 +99,6 @@ def test_training_and_serving_compute_the_same_features():
         ]
         assert mismatch == [], f"example {i}"
     assert examples.features.numeric[:, COLUMN["aff_impressions"]].max() > 0
+    for lift in ("aff_dwell_lift", "text_dwell_lift"):  # signed: both signs occur
+        assert examples.features.column(lift).min() < 0 < examples.features.column(lift).max()
+    assert examples.features.column("author_mean_log_dwell_7d").max() > 0
