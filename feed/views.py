@@ -20,7 +20,7 @@ from feed.models import FeedRequest
 
 
 def home(request):
-    """ "For you" for people logged in; for everyone else, what this is."""
+    """The "For you" feed for people logged in; for everyone else, what this is."""
     if not request.user.is_authenticated:
         return render(request, "landing.html")
     return _feed(request, FeedRequest.Mode.RANKED)
@@ -43,7 +43,7 @@ def _feed(request, mode: str):
         # The "new tweets" hint asks for tweets newer than this page.
         "since": timezone.now(),
     }
-    return render_list(request, "feed/home.html", "feed/_feed_items.html", context)
+    return render_list(request, "feed/home.html", "partials/feed_items.html", context)
 
 
 @login_required
