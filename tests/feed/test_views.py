@@ -328,6 +328,17 @@ def test_hashtag_page_lists_tweets_with_the_tag_in_any_case(logged_in):
     assert logged_in.get("/hashtag/not-a-tag/").status_code == 404
 
 
+def test_hashtag_page_takes_a_constant_number_of_queries(logged_in, django_assert_max_num_queries):
+    tweet(text="#news one")
+    few = queries(logged_in, "/hashtag/news/")
+    for n in range(25):
+        services.retweet_create(user=UserFactory(), tweet=tweet(text=f"#news {n}"))
+
+    with django_assert_max_num_queries(few):
+        response = logged_in.get("/hashtag/news/")
+    assert len(cards(response)) == settings.FEED_PAGE_SIZE
+
+
 # --- Escaping and links --------------------------------------------------------------
 
 
