@@ -1,11 +1,11 @@
 from django import forms
-from django.conf import settings
 
 from feed.models import Tweet
 
 
 class TweetForm(forms.Form):
-    """A tweet or a reply, as the compose and reply boxes post it."""
+    """A tweet or a reply, as the compose and reply boxes post it. Shape only:
+    `feed.services.tweet_create` holds the rules on the text."""
 
-    text = forms.CharField(max_length=settings.TWEET_MAX_CHARS)
+    text = forms.CharField(strip=False)
     reply_to = forms.ModelChoiceField(queryset=Tweet.objects.visible(), required=False)
