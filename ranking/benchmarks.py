@@ -71,12 +71,12 @@ def _world_for_one_viewer() -> User:
 def feed_build_benchmark(*, runs: int = 50) -> dict:
     """Build one viewer's feed (100 followees, 1,000 candidates) `runs` times
     with a model trained on synthetic data, on this database (rolled back)."""
-    from ranking.model import Scorer, build_model, export_model, fit, label_means
+    from ranking.model import Scorer, build_model, export_model, fit, positive_rates
     from ranking.pipeline import feed_rank
     from ranking.scoring import LoadedModel
 
     train = synthetic_examples(n=20_000, seed=3)
-    model = build_model(train.features, label_means=label_means(train))
+    model = build_model(train.features, positive_rates=positive_rates(train))
     fit(model, train, epochs=1, batch_size=1024)
     loaded = LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
     totals, candidates, stages = [], 0, {"candidates": [], "features": [], "scoring": [], "heuristics": []}
@@ -131,10 +131,10 @@ print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
 def resident_memory_mb() -> dict:
     """RSS of a web process (Django, all urls, one request; no TensorFlow) and
     of a feeds worker process that loaded a model and scored 1,000 candidates."""
-    from ranking.model import build_model, export_model, label_means
+    from ranking.model import build_model, export_model, positive_rates
 
     sample = synthetic_examples(n=2000, seed=4)
-    artifact = export_model(build_model(sample.features, label_means=label_means(sample)))
+    artifact = export_model(build_model(sample.features, positive_rates=positive_rates(sample)))
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     with tempfile.NamedTemporaryFile(suffix=".zip") as file:
         file.write(artifact)

@@ -4,7 +4,7 @@ export as a zipped SavedModel and the compiled scorer workers serve with.
 Imported only by worker-side code, and lazily: importing TensorFlow costs
 ~2 s and ~575 MB, which the web process must never pay (DESIGN.md).
 
-Preprocessing lives inside the model (signed log1p + normalisation of the numeric
+Preprocessing lives inside the model (log1p + normalisation of the numeric
 features, tokenising the text, hashing the ids), so serving feeds it the same
 raw `FeatureBatch` training did and the two cannot skew.
 """
@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ranking.features import DWELL_TIME_LABEL, FEATURE_SPEC_VERSION, HEADS, NUMERIC_FEATURES, Examples, FeatureBatch
+from ranking.features import FEATURE_SPEC_VERSION, HEADS, NUMERIC_FEATURES, Examples, FeatureBatch
 
 TEXT_VOCAB_SIZE = 5_000
 # Hash buckets per id: collisions only blur personalisation for the colliding
@@ -39,8 +39,6 @@ SAVED_MODEL_DIR = "saved_model"
 METADATA_FILE = "ranker.json"
 HEADS_LAYER = "heads"
 PROBABILITY_EPSILON = 1e-6
-# The dwell-time regression (in log ms, variance ~1) beside the heads' losses.
-DWELL_TIME_LOSS_WEIGHT = 0.5
 
 
 class IncompatibleModelError(ValueError):
@@ -126,14 +124,13 @@ def _logit(rate: float) -> float:
     return math.log(rate / (1 - rate))
 
 
-def build_model(sample: FeatureBatch, *, label_means: dict[str, float] | None = None, seed: int = 0) -> keras.Model:
+def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None = None, seed: int = 0) -> keras.Model:
     """A fresh multi-task model whose preprocessing is adapted on `sample`
-    (normalisation statistics of the signed log1p of numeric, the text vocabulary).
+    (normalisation statistics of log1p(numeric), the text vocabulary).
 
-    `label_means` (head -> share of positives in the training set; the
-    dwell-time label -> its mean) start each output's bias at the constant
-    predictor, so rare heads (report) begin at a sensible loss instead of
-    spending the first epoch getting there."""
+    `positive_rates` (head -> share of positives in the training set) start
+    each head's bias at the constant predictor, so rare heads (report) begin
+    at a sensible loss instead of spending the first epoch getting there."""
     keras.utils.set_random_seed(seed)
     inputs = model_inputs(sample)
     numeric_in = keras.Input(shape=(len(NUMERIC_FEATURES),), dtype="float32", name="numeric")
@@ -141,11 +138,10 @@ def build_model(sample: FeatureBatch, *, label_means: dict[str, float] | None = 
     viewer_in = keras.Input(shape=(), dtype="int64", name="viewer_id")
     author_in = keras.Input(shape=(), dtype="int64", name="author_id")
 
-    # Counts and ages are heavy-tailed: a signed log1p first (lifts can be
-    # negative, and their sign matters), then standardise.
+    # Counts and ages are heavy-tailed: log1p first, then standardise.
     normalise = keras.layers.Normalization(name="numeric_normalise")
-    normalise.adapt(np.sign(inputs["numeric"]) * np.log1p(np.abs(inputs["numeric"])))
-    numeric = normalise(keras.ops.sign(numeric_in) * keras.ops.log1p(keras.ops.abs(numeric_in)))
+    normalise.adapt(np.log1p(np.maximum(inputs["numeric"], 0.0)))
+    numeric = normalise(keras.ops.log1p(keras.ops.maximum(numeric_in, 0.0)))
 
     text_bag = TextBag(vocabulary_size=TEXT_VOCAB_SIZE, dim=EMBEDDING_DIM, name="text_bag")
     text_bag.adapt(inputs["text"])
@@ -174,7 +170,7 @@ def build_model(sample: FeatureBatch, *, label_means: dict[str, float] | None = 
     # function as one Dense(1) per head (every unit has its own weights and
     # bias), one matmul instead of six when serving. Each head is then its
     # own named output with its own loss.
-    rates = label_means or {}
+    rates = positive_rates or {}
     heads = keras.layers.Dense(
         len(HEADS),
         activation="sigmoid",
@@ -182,11 +178,6 @@ def build_model(sample: FeatureBatch, *, label_means: dict[str, float] | None = 
         name=HEADS_LAYER,
     )(trunk)
     outputs = {head: HeadOutput(i, name=head)(heads) for i, head in enumerate(HEADS)}
-    # Trained, never served: predicting the dwell time teaches the trunk how
-    # much each tweet holds each viewer from every impression.
-    outputs[DWELL_TIME_LABEL] = keras.layers.Dense(
-        1, bias_initializer=keras.initializers.Constant(rates.get(DWELL_TIME_LABEL, 0.0)), name=DWELL_TIME_LABEL
-    )(trunk)
     model = keras.Model(
         inputs={"numeric": numeric_in, "text": text_in, "viewer_id": viewer_in, "author_id": author_in},
         outputs=outputs,
@@ -194,32 +185,19 @@ def build_model(sample: FeatureBatch, *, label_means: dict[str, float] | None = 
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
-        loss={head: keras.losses.BinaryCrossentropy() for head in HEADS} | {DWELL_TIME_LABEL: _known_squared_error},
-        loss_weights=dict.fromkeys(HEADS, 1.0) | {DWELL_TIME_LABEL: DWELL_TIME_LOSS_WEIGHT},
+        loss={head: keras.losses.BinaryCrossentropy() for head in HEADS},
     )
     return model
 
 
-def _known_squared_error(y_true, y_pred):
-    """Squared error where the label is known (not NaN), 0 elsewhere."""
-    known = keras.ops.logical_not(keras.ops.isnan(y_true))
-    return keras.ops.mean(keras.ops.square(keras.ops.where(known, y_true - y_pred, 0.0)), axis=-1)
-
-
-def label_means(examples: Examples) -> dict[str, float]:
-    """Share of positive labels per head, and the mean known dwell time."""
-    means = {head: float(np.mean(examples.labels[head])) if len(examples.labels[head]) else 0.0 for head in HEADS}
-    dwell_time = examples.labels.get(DWELL_TIME_LABEL, np.zeros(0))
-    if np.isfinite(dwell_time).any():
-        means[DWELL_TIME_LABEL] = float(np.nanmean(dwell_time))
-    return means
+def positive_rates(examples: Examples) -> dict[str, float]:
+    """Share of positive labels per head."""
+    return {head: float(np.mean(examples.labels[head])) if len(examples.labels[head]) else 0.0 for head in HEADS}
 
 
 def _dataset(examples: Examples, *, batch_size: int, seed: int, shuffle: bool = True) -> tf.data.Dataset:
     inputs = model_inputs(examples.features)
     labels = {head: np.asarray(examples.labels[head], dtype=np.float32).reshape(-1, 1) for head in HEADS}
-    unknown = np.full(len(examples.features), np.nan, dtype=np.float32)
-    labels[DWELL_TIME_LABEL] = np.asarray(examples.labels.get(DWELL_TIME_LABEL, unknown), np.float32).reshape(-1, 1)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle:
         # Impressions arrive grouped by request and time; shuffling the whole

@@ -139,7 +139,7 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
     """A fresh model fitted on `train`: (model, a JSON-able summary). The
     latest EARLY_STOPPING_SHARE of `train` is held out to decide when to
     stop, and the weights of its best epoch are kept."""
-    from ranking.model import build_model, fit, label_means
+    from ranking.model import build_model, fit, positive_rates
 
     fit_mask, stop_mask = time_split(train, validation_share=EARLY_STOPPING_SHARE)
     if fit_mask.any():
@@ -147,7 +147,7 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
     else:  # one long feed request cannot be cut: no early stopping then
         fitted, stopper = train, None
     batch_size = _batch_size(len(fitted.features))
-    model = build_model(fitted.features, label_means=label_means(fitted), seed=seed)
+    model = build_model(fitted.features, positive_rates=positive_rates(fitted), seed=seed)
     history = fit(
         model,
         fitted,

@@ -2,6 +2,7 @@
 download; `bin/ensure-browser` installs the package) against pytest-django's
 live server, on the test database."""
 
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 TIMEOUT_MS = 10_000
+ENGAGEMENTS = "/api/engagements/"
+# The live server handles each request in a thread socketserver names so.
+REQUEST_THREAD = "process_request_thread"
 
 
 @pytest.fixture(scope="package")
@@ -37,7 +41,11 @@ def context(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     yield context
+    # What the pages still hold when they close is dropped; what they sent
+    # before must be handled while this test's database is still there.
+    context.route(f"**{ENGAGEMENTS}", lambda route: route.abort())
     context.close()
+    eventually(lambda: not any(REQUEST_THREAD in thread.name for thread in threading.enumerate()))
 
 
 @pytest.fixture

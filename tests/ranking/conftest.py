@@ -15,11 +15,11 @@ from ranking.features import FEATURE_SPEC_VERSION
 @pytest.fixture(scope="session")
 def model_artifact() -> bytes:
     """A small model trained once per test run on synthetic examples."""
-    from ranking.model import build_model, export_model, fit, label_means
+    from ranking.model import build_model, export_model, fit, positive_rates
     from ranking.model_benchmark import synthetic_examples
 
     train = synthetic_examples(n=3000, seed=2)
-    model = build_model(train.features, label_means=label_means(train))
+    model = build_model(train.features, positive_rates=positive_rates(train))
     fit(model, train, epochs=1, batch_size=512)
     return export_model(model)
 

@@ -8,15 +8,15 @@ import pytest
 
 from ranking import model as ranking_model
 from ranking.evaluation import evaluate
-from ranking.features import DWELL_TIME_LABEL, HEADS, NUMERIC_FEATURES, Examples, FeatureBatch
+from ranking.features import HEADS, NUMERIC_FEATURES, FeatureBatch
 from ranking.model import (
     IncompatibleModelError,
     Scorer,
     build_model,
     export_model,
     fit,
-    label_means,
     model_inputs,
+    positive_rates,
 )
 from ranking.model_benchmark import model_benchmark, synthetic_examples
 
@@ -30,7 +30,7 @@ def data():
 def trained(data):
     """A model trained on the first 5,000 examples, and its exported bytes."""
     train = data.subset(np.arange(5000))
-    model = build_model(train.features, label_means=label_means(train))
+    model = build_model(train.features, positive_rates=positive_rates(train))
     history = fit(model, train, epochs=3, batch_size=256)
     return model, export_model(model), history
 
@@ -40,9 +40,9 @@ def keras_predictions(model, batch: FeatureBatch) -> dict[str, np.ndarray]:
     return {head: np.asarray(outputs[head]).reshape(-1) for head in HEADS}
 
 
-def test_one_named_sigmoid_head_per_action_and_a_trained_only_dwell_time_output(data):
+def test_one_named_sigmoid_head_per_action(data):
     model = build_model(data.features)
-    assert set(model.output_names) == {*HEADS, DWELL_TIME_LABEL}
+    assert set(model.output_names) == set(HEADS)
     predictions = keras_predictions(model, data.subset(np.arange(50)).features)
     for head in HEADS:
         assert predictions[head].shape == (50,)
@@ -50,8 +50,8 @@ def test_one_named_sigmoid_head_per_action_and_a_trained_only_dwell_time_output(
 
 
 def test_heads_start_at_the_training_rates(data):
-    rates = label_means(data)
-    model = build_model(data.features, label_means=rates)
+    rates = positive_rates(data)
+    model = build_model(data.features, positive_rates=rates)
     predictions = keras_predictions(model, data.subset(np.arange(2000)).features)
     for head in HEADS:
         # Untrained, every head predicts about its base rate, not 0.5.
@@ -134,16 +134,3 @@ def test_model_benchmark_reports_training_and_serving_figures():
     assert result.candidates_per_s > 0
     assert result.artifact_bytes > 0
     assert figures["validation"]["examples"] == 200
-
-
-def test_the_dwell_time_output_learns_from_known_dwell_times_only(data):
-    train = data.subset(np.arange(2000))
-    known = train.features.column("aff_likes").astype(np.float32) + 7.0  # a dwell time the features explain
-    dwell_time = np.where(np.arange(len(train)) % 2 == 0, known, np.nan).astype(np.float32)  # half never logged
-    labelled = Examples(train.features, {**train.labels, DWELL_TIME_LABEL: dwell_time}, train.feed_request, train.at)
-    model = build_model(labelled.features, label_means=label_means(labelled))
-    history = fit(model, labelled, epochs=3, batch_size=128)
-    losses = history[f"{DWELL_TIME_LABEL}_loss"]
-    assert np.isfinite(losses).all() and losses[-1] < losses[0]
-    predicted = np.asarray(model(model_inputs(labelled.features), training=False)[DWELL_TIME_LABEL]).reshape(-1)
-    assert np.corrcoef(predicted, known)[0, 1] > 0.5

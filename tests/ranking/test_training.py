@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from ranking import training
 from ranking.features import FEATURE_SPEC_VERSION, Examples
 from ranking.management.commands.train_ranker import metrics_table
-from ranking.model import Scorer, build_model, export_model, fit, label_means
+from ranking.model import Scorer, build_model, export_model, fit, positive_rates
 from ranking.model_benchmark import synthetic_examples
 from ranking.models import ModelVersion
 from ranking.registry import active_version, register, version_activate
@@ -82,7 +82,7 @@ def fitted_on_validation(examples: Examples, *, inverted: bool):
     seen = examples.subset(validation_mask)
     if inverted:
         seen = Examples(seen.features, {h: 1 - y for h, y in seen.labels.items()}, seen.feed_request, seen.at)
-    model = build_model(seen.features, label_means=label_means(seen))
+    model = build_model(seen.features, positive_rates=positive_rates(seen))
     fit(model, seen, epochs=12, batch_size=64)
     return model
 
