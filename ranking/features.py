@@ -29,10 +29,6 @@ from users.models import Follow
 
 FEATURE_SPEC_VERSION = 6
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
-# Beside the heads' 0/1 labels: the impression's log(1 + dwell ms), NaN when
-# no dwell was logged. Every impression carries a dwell time, a far denser
-# signal of how much a tweet holds someone than the long-dwell flag alone.
-DWELL_TIME_LABEL = "log_dwell"
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
 ATTRIBUTION_WINDOW = timedelta(hours=1)  # an action within this of an impression is its label
@@ -131,7 +127,7 @@ class Examples:
     """Labelled examples, one per impression."""
 
     features: FeatureBatch
-    labels: dict[str, np.ndarray]  # head -> float32 [n] of 0/1; DWELL_TIME_LABEL -> float32 [n]
+    labels: dict[str, np.ndarray]  # head -> float32 [n] of 0/1
     feed_request: np.ndarray  # object (str) [n]
     at: np.ndarray  # float64 [n], epoch seconds
 
@@ -388,11 +384,6 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     for head in HEADS:
         mask = long_dwell if head == "dwell" else kind == head
         labels[head] = (counter(mask, pair).count(_pair(viewer, tweet), t + window, t) > 0).astype(np.float32)
-    dwell = kind == Kind.DWELL
-    dwelt = AsOfCounter(pair[dwell], log["ms"][dwell], np.log1p(log["dwell"][dwell]))
-    dwells = dwelt.count(_pair(viewer, tweet), t + window, t)
-    dwell_time = dwelt.total(_pair(viewer, tweet), t + window, t) / np.maximum(dwells, 1)
-    labels[DWELL_TIME_LABEL] = np.where(dwells > 0, dwell_time, np.nan).astype(np.float32)
 
     tweets = {
         pk: (text, created, reply_to)
@@ -427,6 +418,7 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     numeric[:, COLUMN["aff_long_dwells"]] = counter(long_dwell, viewer_author).count(
         _pair(viewer, author), t, since_30d
     )
+    dwell = kind == Kind.DWELL
 
     def log_dwell_mean(keys: np.ndarray, queries: np.ndarray, t_lo: np.ndarray | None = None):
         """Mean log(1 + dwell ms) of the dwells with each query key in [t_lo, t), and their count."""

@@ -4,7 +4,7 @@ export as a zipped SavedModel and the compiled scorer workers serve with.
 Imported only by worker-side code, and lazily: importing TensorFlow costs
 ~2 s and ~575 MB, which the web process must never pay (DESIGN.md).
 
-Preprocessing lives inside the model (log1p + normalisation of the numeric
+Preprocessing lives inside the model (signed log1p + normalisation of the numeric
 features, tokenising the text, hashing the ids), so serving feeds it the same
 raw `FeatureBatch` training did and the two cannot skew.
 """
@@ -126,7 +126,7 @@ def _logit(rate: float) -> float:
 
 def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None = None, seed: int = 0) -> keras.Model:
     """A fresh multi-task model whose preprocessing is adapted on `sample`
-    (normalisation statistics of log1p(numeric), the text vocabulary).
+    (normalisation statistics of the signed log1p of numeric, the text vocabulary).
 
     `positive_rates` (head -> share of positives in the training set) start
     each head's bias at the constant predictor, so rare heads (report) begin
@@ -138,10 +138,11 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     viewer_in = keras.Input(shape=(), dtype="int64", name="viewer_id")
     author_in = keras.Input(shape=(), dtype="int64", name="author_id")
 
-    # Counts and ages are heavy-tailed: log1p first, then standardise.
+    # Counts and ages are heavy-tailed: a signed log1p first (lifts can be
+    # negative, and their sign matters), then standardise.
     normalise = keras.layers.Normalization(name="numeric_normalise")
-    normalise.adapt(np.log1p(np.maximum(inputs["numeric"], 0.0)))
-    numeric = normalise(keras.ops.log1p(keras.ops.maximum(numeric_in, 0.0)))
+    normalise.adapt(np.sign(inputs["numeric"]) * np.log1p(np.abs(inputs["numeric"])))
+    numeric = normalise(keras.ops.sign(numeric_in) * keras.ops.log1p(keras.ops.abs(numeric_in)))
 
     text_bag = TextBag(vocabulary_size=TEXT_VOCAB_SIZE, dim=EMBEDDING_DIM, name="text_bag")
     text_bag.adapt(inputs["text"])

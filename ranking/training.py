@@ -31,7 +31,7 @@ HEADS_NEEDING_BOTH_CLASSES = ("like",)
 # latest EARLY_STOPPING_SHARE of the training slice stops improving.
 DEFAULT_EPOCHS = 8
 EARLY_STOPPING_SHARE = 0.1
-EARLY_STOPPING_PATIENCE = 1
+EARLY_STOPPING_PATIENCE = 2
 # Small logs get small batches, so a few thousand impressions still make
 # enough gradient steps; large ones get large batches, for speed.
 BATCH_SIZE_MIN, BATCH_SIZE_MAX = 32, 512

@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--users", type=int, default=2000)
-        parser.add_argument("--train-days", type=int, default=5)
+        parser.add_argument("--train-days", type=int, default=7)
         parser.add_argument("--test-days", type=int, default=2)
         parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
