@@ -270,7 +270,7 @@ class RepliesView(TweetPageView):
 
     def get_queryset(self):
         conversation = tweet_or_404(self.kwargs["tweet_id"])
-        return selectors.tweets_hydrated(viewer=self.request.user).filter(reply_to=conversation)
+        return selectors.tweet_replies(viewer=self.request.user, tweet=conversation)
 
 
 class UserTweetsView(TweetPageView):
@@ -278,7 +278,7 @@ class UserTweetsView(TweetPageView):
 
     def get_queryset(self):
         author = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
-        return selectors.tweets_hydrated(viewer=self.request.user).filter(author=author)
+        return selectors.tweets_by(viewer=self.request.user, author=author)
 
 
 class FeedQuerySerializer(serializers.Serializer):

@@ -98,6 +98,16 @@ def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> l
     return list(tweets.order_by("-created_at", "-pk")[:limit])
 
 
+def tweet_replies(*, viewer: User, tweet: Tweet) -> QuerySet[Tweet]:
+    """The replies to `tweet` (its conversation below it), hydrated, unordered."""
+    return tweets_hydrated(viewer=viewer).filter(reply_to=tweet)
+
+
+def tweets_by(*, viewer: User, author: User) -> QuerySet[Tweet]:
+    """`author`'s tweets, retweets and replies, hydrated, unordered."""
+    return tweets_hydrated(viewer=viewer).filter(author=author)
+
+
 # Deep enough for any conversation a person reads; a longer chain shows its
 # latest parents and links to the earliest one shown.
 ANCESTORS_MAX = 50

@@ -87,7 +87,7 @@ def tweet_detail(request, tweet_id: int):
     tweet = get_object_or_404(selectors.tweets_hydrated(viewer=request.user), pk=tweet_id)
     if tweet.retweet_of_id:
         return redirect("tweet", tweet.retweet_of_id)
-    replies = selectors.tweets_hydrated(viewer=request.user).filter(reply_to=tweet).order_by("created_at", "pk")
+    replies = selectors.tweet_replies(viewer=request.user, tweet=tweet).order_by("created_at", "pk")
     page, more = page_of(request, replies)
     context = {
         "tweet": tweet,

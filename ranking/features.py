@@ -195,7 +195,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
             log_dwell=Sum(LOG_DWELL, filter=Q(kind=Kind.DWELL), default=0.0),
         )
     }
-    affinity: dict[tuple[int, str], int] = defaultdict(int)
+    affinity: dict[tuple[int, str], float] = defaultdict(float)
     viewer_counts: dict[str, float] = defaultdict(float)
     recent = Q(created_at__gte=at - RECENT_WINDOW)
     history = Engagement.objects.filter(before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from config.pages import page_of, render_list
-from feed.selectors import tweets_hydrated
+from feed.selectors import tweets_by
 from users import selectors, services
 from users.forms import SignupForm
 
@@ -35,7 +35,7 @@ def _profile_or_404(request, username: str):
 def profile(request, username: str):
     """Who they are, their counts, and their tweets, retweets and replies, newest first."""
     person = _profile_or_404(request, username)
-    tweets = tweets_hydrated(viewer=request.user).filter(author=person).order_by("-created_at", "-pk")
+    tweets = tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)
     context = {"person": person, "tweets": page, "next_url": more}
     return render_list(request, "users/profile.html", "partials/tweet_list.html", context)

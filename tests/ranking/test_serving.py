@@ -10,7 +10,14 @@ from kombu import pools
 
 from feed.models import FeedRequest, ServedItem
 from ranking.evaluation import weighted_sum
-from ranking.feeds import RankedFeed, RankedItem, feeds_mark_stale, ranked_feed_get, ranked_feed_store
+from ranking.feeds import (
+    RankedFeed,
+    RankedItem,
+    feeds_mark_stale,
+    ranked_feed_get,
+    ranked_feed_is_fresh,
+    ranked_feed_store,
+)
 from ranking.pipeline import author_diversity, feed_build
 from tests.factories import UserFactory, follow, tweet
 
@@ -58,8 +65,6 @@ def test_stored_lists_round_trip_and_go_stale(settings):
     ranked_feed_store(feed=RankedFeed(user.pk, "v2", now, stored.items))
     assert len(ranked_feed_get(user_id=user.pk).items) == 1
     feeds_mark_stale(user_ids=[user.pk])
-    from ranking.feeds import ranked_feed_is_fresh
-
     assert not ranked_feed_is_fresh(feed=ranked_feed_get(user_id=user.pk))
 
 
