@@ -15,16 +15,18 @@ so training and serving cannot skew on preprocessing.
 import functools
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F
 from django.db.models.functions import Ln
 
 from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
+from ranking.database import fetch
 from users.models import Follow
 
 FEATURE_SPEC_VERSION = 6
@@ -154,124 +156,140 @@ def _finish(numeric: np.ndarray) -> np.ndarray:
 # --- Serving: one viewer, their candidates, one time -------------------------
 
 
-def _log_dwell_mean(counts: dict | None) -> float:
-    return counts["log_dwell"] / counts["dwells"] if counts and counts["dwells"] else 0.0
+# Hand-written (ranking/database.py says why); the kinds are Engagement.Kind's values.
+TWEET_COUNTS_SQL = """
+SELECT tweet_id,
+       COUNT(*) FILTER (WHERE kind = 'impression'),
+       COUNT(*) FILTER (WHERE kind = 'like'),
+       COUNT(*) FILTER (WHERE kind = 'reply'),
+       COUNT(*) FILTER (WHERE kind = 'retweet'),
+       COUNT(*) FILTER (WHERE kind IN ('hide', 'report')),
+       COUNT(DISTINCT user_id) FILTER (WHERE kind IN ('like', 'retweet') AND user_id = ANY(%(followees)s)),
+       COUNT(*) FILTER (WHERE kind = 'dwell'),
+       COALESCE(SUM(LN(dwell_ms + 1)) FILTER (WHERE kind = 'dwell'), 0)
+  FROM feed_engagement
+ WHERE tweet_id = ANY(%(tweets)s) AND created_at < %(at)s
+ GROUP BY tweet_id
+"""
+TWEET_COLUMNS = ("tweet_impressions", "tweet_likes", "tweet_replies", "tweet_retweets", "tweet_negatives")
+
+AUTHORS_SQL = """
+SELECT u.id,
+       (SELECT COUNT(*) FROM users_follow f WHERE f.followee_id = u.id AND f.created_at < %(at)s),
+       EXISTS (SELECT 1 FROM users_follow f
+                WHERE f.follower_id = u.id AND f.followee_id = %(viewer)s AND f.created_at < %(at)s),
+       (SELECT COUNT(*) FROM feed_tweet t
+         WHERE t.author_id = u.id AND t.retweet_of_id IS NULL
+           AND t.created_at >= %(week_ago)s AND t.created_at < %(at)s),
+       COALESCE(r.impressions, 0), COALESCE(r.likes, 0), COALESCE(r.negatives, 0), COALESCE(r.dwells, 0),
+       COALESCE(r.log_dwell, 0)
+  FROM users_user u
+  LEFT JOIN (
+        SELECT t.author_id,
+               COUNT(*) FILTER (WHERE e.kind = 'impression') AS impressions,
+               COUNT(*) FILTER (WHERE e.kind = 'like') AS likes,
+               COUNT(*) FILTER (WHERE e.kind IN ('hide', 'report')) AS negatives,
+               COUNT(*) FILTER (WHERE e.kind = 'dwell') AS dwells,
+               SUM(LN(e.dwell_ms + 1)) FILTER (WHERE e.kind = 'dwell') AS log_dwell
+          FROM feed_engagement e JOIN feed_tweet t ON t.id = e.tweet_id
+         WHERE t.author_id = ANY(%(authors)s) AND e.created_at >= %(week_ago)s AND e.created_at < %(at)s
+         GROUP BY t.author_id
+       ) r ON r.author_id = u.id
+ WHERE u.id = ANY(%(authors)s)
+"""
+AUTHOR_COLUMNS = (  # of AUTHORS_SQL, before its dwell count and log-dwell sum
+    "author_followers",
+    "author_follows_viewer",
+    "author_tweets_7d",
+    "author_impressions_7d",
+    "author_likes_7d",
+    "author_negatives_7d",
+)
+
+# The viewer's own past, per author and kind of engagement.
+HISTORY_SQL = """
+SELECT t.author_id, e.kind, COUNT(*),
+       COUNT(*) FILTER (WHERE e.dwell_ms >= %(long_ms)s),
+       COUNT(*) FILTER (WHERE e.created_at >= %(week_ago)s),
+       COALESCE(SUM(LN(e.dwell_ms + 1)), 0)
+  FROM feed_engagement e JOIN feed_tweet t ON t.id = e.tweet_id
+ WHERE e.user_id = %(viewer)s AND e.created_at >= %(month_ago)s AND e.created_at < %(at)s
+ GROUP BY t.author_id, e.kind
+"""
+
+# What the viewer reacted to, for their TextProfile.
+REACTIONS_SQL = """
+SELECT t.text, e.kind, e.dwell_ms
+  FROM feed_engagement e JOIN feed_tweet t ON t.id = e.tweet_id
+ WHERE e.user_id = %(viewer)s AND e.created_at >= %(month_ago)s AND e.created_at < %(at)s
+   AND e.kind IN ('like', 'reply', 'retweet', 'hide', 'report', 'dwell')
+"""
 
 
 def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBatch:
-    """Features of every candidate for one viewer at `at`, in seven queries."""
+    """Features of every candidate for one viewer at `at`, in four queries."""
     candidates = candidate_set.candidates
     viewer = candidate_set.viewer_id
     if not candidates:
         return _empty_examples().features
-    tweet_ids = [c.tweet_id for c in candidates]
-    author_ids = {c.author_id for c in candidates}
-    before = Q(created_at__lt=at)
+    authors = sorted({c.author_id for c in candidates})
+    window = {"viewer": viewer, "at": at, "week_ago": at - RECENT_WINDOW, "month_ago": at - AFFINITY_WINDOW}
 
-    follows_viewer = set(
-        Follow.objects.filter(before, follower_id__in=author_ids, followee_id=viewer).values_list(
-            "follower_id", flat=True
-        )
-    )
-    followers = dict(
-        Follow.objects.filter(before, followee_id__in=author_ids)
-        .values("followee_id")
-        .annotate(n=Count("pk"))
-        .values_list("followee_id", "n")
-    )
-    tweet_aggregates = {
-        name: Count("pk", filter=Q(kind__in=[k for k, n in TWEET_COUNTS.items() if n == name]))
-        for name in set(TWEET_COUNTS.values())
-    }
-    social = Q(kind__in=SOCIAL, user_id__in=candidate_set.followee_ids)
-    tweet_counts = {
-        row["tweet_id"]: row
-        for row in Engagement.objects.filter(before, tweet_id__any=tweet_ids, kind__in=[*TWEET_COUNTS, Kind.DWELL])
-        .values("tweet_id")
-        .annotate(
-            **tweet_aggregates,
-            followees_engaged=Count("user_id", distinct=True, filter=social),
-            dwells=Count("pk", filter=Q(kind=Kind.DWELL)),
-            log_dwell=Sum(LOG_DWELL, filter=Q(kind=Kind.DWELL), default=0.0),
-        )
-    }
-    affinity: dict[tuple[int, str], float] = defaultdict(float)
+    # Per author: their audience, output and reception, then the viewer's history with them.
+    per_author = np.zeros((len(authors), len(NUMERIC_FEATURES)), dtype=np.float32)
+    rows = fetch(AUTHORS_SQL, authors=authors, **window)
+    row_of = np.searchsorted(authors, [row[0] for row in rows])
+    if rows:
+        received = np.array([row[1:] for row in rows], dtype=np.float64)
+        for i, name in enumerate(AUTHOR_COLUMNS):
+            per_author[row_of, COLUMN[name]] = received[:, i]
+        dwells, log_dwell = received[:, -2], received[:, -1]
+        per_author[row_of, COLUMN[AUTHOR_DWELL]] = np.where(dwells > 0, log_dwell / np.maximum(dwells, 1), 0.0)
+    per_author[:, COLUMN["follows_author"]] = [a in candidate_set.followee_ids for a in authors]
+
     viewer_counts: dict[str, float] = defaultdict(float)
-    recent = Q(created_at__gte=at - RECENT_WINDOW)
-    history = Engagement.objects.filter(before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW)
     author_log_dwell: dict[int, float] = {}
-    for row in history.values("tweet__author_id", "kind").annotate(
-        n=Count("pk"),
-        long=Count("pk", filter=Q(dwell_ms__gte=settings.DWELL_LONG_MS)),
-        recent=Count("pk", filter=recent),
-        log_dwell=Sum(LOG_DWELL, default=0.0),
-    ):
-        author, kind = row["tweet__author_id"], row["kind"]
-        if kind in AFFINITY_COUNTS:
-            affinity[author, AFFINITY_COUNTS[kind]] += row["n"]
+    index_of = {author: i for i, author in enumerate(authors)}
+    for author, kind, count, long, recent, log_dwell in fetch(HISTORY_SQL, long_ms=settings.DWELL_LONG_MS, **window):
+        i = index_of.get(author)
+        if i is not None and kind in AFFINITY_COUNTS:
+            per_author[i, COLUMN[AFFINITY_COUNTS[kind]]] += count
         if kind == Kind.DWELL:
-            affinity[author, "aff_long_dwells"] += row["long"]
-            author_log_dwell[author] = row["log_dwell"] / row["n"]
-            viewer_counts["dwells"] += row["n"]
-            viewer_counts["log_dwell"] += row["log_dwell"]
-        viewer_counts["viewer_impressions_7d" if kind == Kind.IMPRESSION else kind] += row["recent"]
-    viewer_log_dwell = _log_dwell_mean(viewer_counts)
-    for author, mean in author_log_dwell.items():
-        affinity[author, "aff_dwell_lift"] = mean - viewer_log_dwell
-    author_rows = (
-        Tweet.objects.filter(before, recent, author_id__in=author_ids, retweet_of__isnull=True)
-        .values("author_id")
-        .annotate(tweets=Count("pk", distinct=True))
-    )
-    author_tweets = {row["author_id"]: row["tweets"] for row in author_rows}
-    received: dict[tuple[int, str], float] = defaultdict(float)
-    rows = Engagement.objects.filter(
-        before, recent, tweet__author_id__in=author_ids, kind__in=(*AUTHOR_COUNTS, Kind.DWELL)
-    )
-    for author, kind, count, log_dwell in (
-        rows.values("tweet__author_id", "kind")
-        .annotate(n=Count("pk"), log_dwell=Sum(LOG_DWELL, default=0.0))
-        .values_list("tweet__author_id", "kind", "n", "log_dwell")
-    ):
-        if kind == Kind.DWELL:
-            received[author, AUTHOR_DWELL] = log_dwell / count
-        else:
-            received[author, AUTHOR_COUNTS[kind]] += count
-    profile = TextProfile()
-    reactions = Engagement.objects.filter(
-        before, user_id=viewer, created_at__gte=at - AFFINITY_WINDOW, kind__in=(*ACTIONS, *NEGATIVES, Kind.DWELL)
-    )
-    for text, kind, dwell_ms in reactions.values_list("tweet__text", "kind", "dwell_ms"):
-        profile.react(tokens(text), kind, dwell_ms)
+            if i is not None:
+                per_author[i, COLUMN["aff_long_dwells"]] += long
+                author_log_dwell[i] = log_dwell / count
+            viewer_counts["dwells"] += count
+            viewer_counts["log_dwell"] += log_dwell
+        viewer_counts["viewer_impressions_7d" if kind == Kind.IMPRESSION else kind] += recent
+    viewer_log_dwell = viewer_counts["log_dwell"] / viewer_counts["dwells"] if viewer_counts["dwells"] else 0.0
+    for i, mean in author_log_dwell.items():
+        per_author[i, COLUMN["aff_dwell_lift"]] = mean - viewer_log_dwell
 
-    numeric = np.zeros((len(candidates), len(NUMERIC_FEATURES)), dtype=np.float32)
+    # Spread to the candidates, then the per-tweet columns.
+    numeric = per_author[np.searchsorted(authors, [c.author_id for c in candidates])]
+    tweet_ids = [c.tweet_id for c in candidates]
+    rows = fetch(TWEET_COUNTS_SQL, tweets=tweet_ids, followees=list(candidate_set.followee_ids), at=at)
+    if rows:
+        counts = np.array([row[1:] for row in rows], dtype=np.float64)
+        at_row = {tweet_id: i for i, tweet_id in enumerate(tweet_ids)}
+        row_of = [at_row[row[0]] for row in rows]
+        numeric[np.ix_(row_of, [COLUMN[name] for name in (*TWEET_COLUMNS, "followees_engaged")])] = counts[:, :6]
+        dwells, log_dwell = counts[:, 6], counts[:, 7]
+        numeric[row_of, COLUMN["tweet_mean_log_dwell"]] = np.where(dwells > 0, log_dwell / np.maximum(dwells, 1), 0.0)
 
     def put(name: str, values) -> None:
         numeric[:, COLUMN[name]] = values
 
-    # Column by column: per author once, then spread to their candidates.
-    authors = sorted(author_ids)
-    by_author = np.searchsorted(authors, [c.author_id for c in candidates])
-    per_author = {
-        "follows_author": [a in candidate_set.followee_ids for a in authors],
-        "author_follows_viewer": [a in follows_viewer for a in authors],
-        "author_followers": [followers.get(a, 0) for a in authors],
-        "author_tweets_7d": [author_tweets.get(a, 0) for a in authors],
-        **{name: [affinity[a, name] for a in authors] for name in (*AFFINITY_COUNTS.values(), *AFFINITY_DWELLS)},
-        **{name: [received[a, name] for a in authors] for name in (*AUTHOR_COUNTS.values(), AUTHOR_DWELL)},
-    }
-    for name, values in per_author.items():
-        put(name, np.array(values, dtype=np.float32)[by_author])
-    counts = [tweet_counts.get(c.tweet_id) for c in candidates]
-    for name in (*TWEET_COUNTS.values(), "followees_engaged"):
-        put(name, [row[name] if row else 0 for row in counts])
-    put("tweet_mean_log_dwell", [_log_dwell_mean(row) for row in counts])
-    put("age_h", [(at - c.created_at).total_seconds() / 3600 for c in candidates])
+    at_s = at.timestamp()
+    put("age_h", [(at_s - c.created_at.timestamp()) / 3600 for c in candidates])
     put("is_reply", [c.is_reply for c in candidates])
     put("text_chars", [len(c.text) for c in candidates])
     put("viewer_impressions_7d", viewer_counts["viewer_impressions_7d"])
     put("viewer_actions_7d", sum(viewer_counts[kind] for kind in ACTIONS))
     put("viewer_mean_log_dwell", viewer_log_dwell)
+    profile = TextProfile()
+    for text, kind, dwell_ms in fetch(REACTIONS_SQL, **window):
+        profile.react(tokens(text), kind, dwell_ms)
     numeric[:, TEXT_COLUMNS] = profile.match_many([c.text for c in candidates])
     return FeatureBatch(
         _finish(numeric),
@@ -583,7 +601,7 @@ def _empty_examples() -> Examples:
     return Examples(empty, {head: np.zeros(0, np.float32) for head in HEADS}, np.array([], dtype=object), np.zeros(0))
 
 
-def candidate_reasons(*, candidate: Candidate, features: np.ndarray, names: dict[int, str]) -> list[str]:
+def candidate_reasons(*, candidate: Candidate, features: Sequence[float], names: dict[int, str]) -> list[str]:
     """Why a viewer sees a tweet, in words, from its features (the main ones first)."""
     author = names.get(candidate.author_id, "this author")
     reasons = []

@@ -3,7 +3,9 @@
 Feature and candidate queries filter by ~1,000 ids at a time; as an IN list
 each id becomes a placeholder that the driver splices into the SQL text
 (measured: a millisecond or more per query). PostgreSQL takes `= ANY(%s)`
-with the whole list bound once; elsewhere (SQLite) it is a plain IN.
+with the whole list bound once; elsewhere (SQLite) it is a plain IN. The
+values go through as given (ints): preparing 1,000 of them one by one through
+the field, as `__in` does, costs milliseconds per query.
 """
 
 from django.db.models import Field, ForeignObject, Lookup
@@ -15,7 +17,7 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self):
-        return [self.lhs.output_field.get_prep_value(value) for value in self.rhs]
+        return list(self.rhs)
 
     def as_sql(self, compiler, connection):
         return In(self.lhs, self.rhs).as_sql(compiler, connection)

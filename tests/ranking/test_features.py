@@ -71,7 +71,7 @@ def test_serving_features_cost_the_same_few_queries_for_few_or_many_candidates(d
     few = CandidateSet(viewer.pk, every.followee_ids, every.candidates[:3])
 
     for candidate_set in (few, every):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(4):
             batch = serving_features(candidate_set=candidate_set, at=now)
         assert len(batch) == len(candidate_set.candidates)
     assert batch.column("aff_likes").max() == 6
