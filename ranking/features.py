@@ -243,8 +243,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         received = np.array([row[1:] for row in rows], dtype=np.float64)
         for i, name in enumerate(AUTHOR_COLUMNS):
             per_author[row_of, COLUMN[name]] = received[:, i]
-        dwells, log_dwell = received[:, -2], received[:, -1]
-        per_author[row_of, COLUMN[AUTHOR_DWELL]] = np.where(dwells > 0, log_dwell / np.maximum(dwells, 1), 0.0)
+        per_author[row_of, COLUMN[AUTHOR_DWELL]] = _mean(received[:, -1], received[:, -2])
     per_author[:, COLUMN["follows_author"]] = [a in candidate_set.followee_ids for a in authors]
 
     viewer_counts: dict[str, float] = defaultdict(float)
@@ -274,8 +273,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
         at_row = {tweet_id: i for i, tweet_id in enumerate(tweet_ids)}
         row_of = [at_row[row[0]] for row in rows]
         numeric[np.ix_(row_of, [COLUMN[name] for name in (*TWEET_COLUMNS, "followees_engaged")])] = counts[:, :6]
-        dwells, log_dwell = counts[:, 6], counts[:, 7]
-        numeric[row_of, COLUMN["tweet_mean_log_dwell"]] = np.where(dwells > 0, log_dwell / np.maximum(dwells, 1), 0.0)
+        numeric[row_of, COLUMN["tweet_mean_log_dwell"]] = _mean(counts[:, 7], counts[:, 6])
 
     def put(name: str, values) -> None:
         numeric[:, COLUMN[name]] = values
