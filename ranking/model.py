@@ -29,6 +29,9 @@ ID_HASH_BINS = 16_384
 # Text, viewer and author vectors share one size: the crosses multiply them.
 EMBEDDING_DIM = 16
 TRUNK_UNITS = (64, 32)
+# Numeric features also fed on their raw scale (standardised only), to the
+# trunk and linearly to the heads' logits.
+LINEAR_FEATURES = ("age_h",)
 LEARNING_RATE = 2e-3
 # Embedding tables see each id rarely; a light L2 keeps the ids seen a handful
 # of times from memorising their few labels.
@@ -143,6 +146,14 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     normalise = keras.layers.Normalization(name="numeric_normalise")
     normalise.adapt(np.sign(inputs["numeric"]) * np.log1p(np.abs(inputs["numeric"])))
     numeric = normalise(keras.ops.sign(numeric_in) * keras.ops.log1p(keras.ops.abs(numeric_in)))
+    # Age also raw (standardised, not logged): its true effect on the odds is
+    # about linear in hours, and served candidates are older than most trained
+    # impressions (a chronological feed shows the newest), so the model must
+    # extrapolate in hours, not in log hours.
+    linear_columns = [NUMERIC_FEATURES.index(name) for name in LINEAR_FEATURES]
+    linear_normalise = keras.layers.Normalization(name="linear_normalise")
+    linear_normalise.adapt(inputs["numeric"][:, linear_columns])
+    linear = linear_normalise(keras.ops.take(numeric_in, linear_columns, axis=1))
 
     text_bag = TextBag(vocabulary_size=TEXT_VOCAB_SIZE, dim=EMBEDDING_DIM, name="text_bag")
     text_bag.adapt(inputs["text"])
@@ -163,7 +174,9 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     # this author, which a small MLP would otherwise need many examples to find.
     viewer_text = keras.layers.Multiply(name="viewer_x_text")([viewer, text])
     viewer_author = keras.layers.Multiply(name="viewer_x_author")([viewer, author])
-    trunk = keras.layers.Concatenate(name="features")([numeric, text, viewer, author, viewer_text, viewer_author])
+    trunk = keras.layers.Concatenate(name="features")(
+        [numeric, linear, text, viewer, author, viewer_text, viewer_author]
+    )
     for i, units in enumerate(TRUNK_UNITS):
         trunk = keras.layers.Dense(units, activation="relu", name=f"trunk_{i}")(trunk)
 
@@ -172,12 +185,15 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     # bias), one matmul instead of six when serving. Each head is then its
     # own named output with its own loss.
     rates = positive_rates or {}
-    heads = keras.layers.Dense(
+    deep = keras.layers.Dense(
         len(HEADS),
-        activation="sigmoid",
         bias_initializer=keras.initializers.Constant([_logit(rates[head]) if head in rates else 0.0 for head in HEADS]),
-        name=HEADS_LAYER,
+        name="deep_logits",
     )(trunk)
+    # A wide, linear path from the raw-scale features straight to each head's logit.
+    wide = keras.layers.Dense(len(HEADS), use_bias=False, name="wide_logits")(linear)
+    logits = keras.layers.Add(name="logits")([deep, wide])
+    heads = keras.layers.Activation("sigmoid", name=HEADS_LAYER)(logits)
     outputs = {head: HeadOutput(i, name=head)(heads) for i, head in enumerate(HEADS)}
     model = keras.Model(
         inputs={"numeric": numeric_in, "text": text_in, "viewer_id": viewer_in, "author_id": author_in},
