@@ -191,7 +191,8 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
         name="deep_logits",
     )(trunk)
     # A wide, linear path from the raw-scale features straight to each head's logit.
-    wide = keras.layers.Dense(len(HEADS), use_bias=False, name="wide_logits")(linear)
+    # Starts at zero, so an untrained model predicts each head's base rate.
+    wide = keras.layers.Dense(len(HEADS), use_bias=False, kernel_initializer="zeros", name="wide_logits")(linear)
     logits = keras.layers.Add(name="logits")([deep, wide])
     heads = keras.layers.Activation("sigmoid", name=HEADS_LAYER)(logits)
     outputs = {head: HeadOutput(i, name=head)(heads) for i, head in enumerate(HEADS)}
