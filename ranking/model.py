@@ -187,6 +187,9 @@ def build_model(sample: FeatureBatch, *, positive_rates: dict[str, float] | None
     rates = positive_rates or {}
     deep = keras.layers.Dense(
         len(HEADS),
+        # Zero weights and the base rates' logits as biases: untrained, every
+        # head predicts its base rate whatever the random trunk computes.
+        kernel_initializer="zeros",
         bias_initializer=keras.initializers.Constant([_logit(rates[head]) if head in rates else 0.0 for head in HEADS]),
         name="deep_logits",
     )(trunk)
