@@ -83,7 +83,7 @@ def fitted_on_validation(examples: Examples, *, inverted: bool):
     if inverted:
         seen = Examples(seen.features, {h: 1 - y for h, y in seen.labels.items()}, seen.feed_request, seen.at)
     model = build_model(seen.features, positive_rates=positive_rates(seen))
-    fit(model, seen, epochs=12, batch_size=64)
+    fit(model, seen, epochs=30, batch_size=64)
     return model
 
 
