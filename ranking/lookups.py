@@ -1,11 +1,11 @@
 """`field__any=[ids]`: membership in a list sent as one array parameter.
 
-Feature and candidate queries filter by ~1,000 ids at a time; as an IN list
-each id becomes a placeholder that the driver splices into the SQL text
-(measured: a millisecond or more per query). PostgreSQL takes `= ANY(%s)`
-with the whole list bound once; elsewhere (SQLite) it is a plain IN. The
-values go through as given (ints): preparing 1,000 of them one by one through
-the field, as `__in` does, costs milliseconds per query.
+For ORM queries that filter by hundreds of ids (the feed pipeline's author
+names); as an IN list each id becomes a placeholder that the driver splices
+into the SQL text (measured: a millisecond or more per query). PostgreSQL
+takes `= ANY(%s)` with the whole list bound once; elsewhere (SQLite) it is a
+plain IN. The values go through as given (ints): preparing them one by one
+through the field, as `__in` does, costs milliseconds per 1,000.
 """
 
 from django.db.models import Field, ForeignObject, Lookup
