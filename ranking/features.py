@@ -21,8 +21,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import F
-from django.db.models.functions import Ln
 
 from feed.models import Engagement, Tweet
 from ranking.candidates import Candidate, CandidateSet
@@ -73,7 +71,6 @@ NUMERIC_FEATURES = (
 )
 COLUMN = {name: i for i, name in enumerate(NUMERIC_FEATURES)}
 TEXT_COLUMNS = [COLUMN[name] for name in ("text_affinity", "text_affinity_share", "text_aversion", "text_dwell_lift")]
-AFFINITY_DWELLS = ("aff_long_dwells", "aff_dwell_lift")
 AUTHOR_DWELL = "author_mean_log_dwell_7d"
 TWEET_COUNTS = {
     Kind.IMPRESSION: "tweet_impressions",
@@ -100,9 +97,6 @@ AUTHOR_COUNTS = {  # what the author's tweets received, over RECENT_WINDOW
 ACTIONS = (Kind.LIKE, Kind.REPLY, Kind.RETWEET)
 NEGATIVES = (Kind.HIDE, Kind.REPORT)
 SOCIAL = (Kind.LIKE, Kind.RETWEET)
-# Dwell times are heavy-tailed: the features average log(1 + ms), a far
-# steadier estimate of how much a tweet holds people than the mean of raw times.
-LOG_DWELL = Ln(F("dwell_ms") + 1)
 
 
 @dataclass(frozen=True)
@@ -157,6 +151,8 @@ def _finish(numeric: np.ndarray) -> np.ndarray:
 
 
 # Hand-written (ranking/database.py says why); the kinds are Engagement.Kind's values.
+# Dwell times are heavy-tailed: the features average LN(1 + ms), a far steadier
+# estimate of how much a tweet holds people than the mean of raw times.
 TWEET_COUNTS_SQL = """
 SELECT tweet_id,
        COUNT(*) FILTER (WHERE kind = 'impression'),
@@ -238,8 +234,8 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     # Per author: their audience, output and reception, then the viewer's history with them.
     per_author = np.zeros((len(authors), len(NUMERIC_FEATURES)), dtype=np.float32)
     rows = fetch(AUTHORS_SQL, authors=authors, **window)
-    row_of = np.searchsorted(authors, [row[0] for row in rows])
     if rows:
+        row_of = np.searchsorted(authors, [row[0] for row in rows])
         received = np.array([row[1:] for row in rows], dtype=np.float64)
         for i, name in enumerate(AUTHOR_COLUMNS):
             per_author[row_of, COLUMN[name]] = received[:, i]
