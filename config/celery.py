@@ -13,16 +13,18 @@ app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task, *args) -> None:
-    """Send `task` once the current transaction commits (at once outside one).
+def enqueue(task_name: str, *args) -> None:
+    """Send the task named `task_name` once the current transaction commits
+    (at once outside one), routed by its name (CELERY_TASK_ROUTES). By name,
+    so the web process never imports task modules and what they import.
     A broker outage is logged, never raised: posting and reading must go on
     without it, and every task's work can be redone later from PostgreSQL."""
     from django.db import transaction
 
     def send():
         try:
-            task.apply_async(args=args)
+            app.send_task(task_name, args=args)
         except Exception:
-            logger.exception("Could not enqueue %s%s: is the broker down?", task.name, args)
+            logger.exception("Could not enqueue %s%s: is the broker down?", task_name, args)
 
     transaction.on_commit(send)

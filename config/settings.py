@@ -2,8 +2,10 @@
 environment variables (12-factor); every knob is read through `env` below.
 
 Embedded default: with no DATABASE_URL / REDIS_URL the app runs on a SQLite
-file, the local-memory cache and Celery in eager mode, so `make run` works on
-any machine. Production, the tests and the benchmarks set both URLs.
+file, a file cache and a file broker under `var/`, shared by the web process
+and the one worker `make run` starts beside it (bin/run-embedded), so the
+whole product runs on any machine and model work still never runs in the web
+process. Production, the tests and the benchmarks set both URLs.
 """
 
 from pathlib import Path
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "users",
     "feed",
     "ranking",
+    "simulator",
 ]
 
 MIDDLEWARE = [

@@ -8,5 +8,6 @@ urlpatterns = [
     path("feed/newer/", views.feed_newer, name="feed-newer"),
     path("compose/", views.compose, name="compose"),
     path("t/<int:tweet_id>/", views.tweet_detail, name="tweet"),
+    path("u/<str:username>/", views.profile, name="profile"),
     re_path(r"^hashtag/(?P<tag>\w+)/$", views.hashtag, name="hashtag"),
 ]

@@ -16,11 +16,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.celery import enqueue
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
-from ranking.feeds import RankedPage, ranked_page
-from ranking.tasks import fanout_tweet
+from ranking.feeds import RankedPage, ranked_page, tweet_posted
 from users.models import User
 
 
@@ -111,7 +109,7 @@ def tweet_create(
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
     if fanout:
-        enqueue(fanout_tweet, tweet.pk)
+        tweet_posted(tweet_id=tweet.pk)
     return tweet
 
 
@@ -171,7 +169,7 @@ def retweet_create(
     _bump(original, "retweet_count", +1)
     _log(user=user, tweet=original, kind=Engagement.Kind.RETWEET, served=served, at=at)
     if fanout:
-        enqueue(fanout_tweet, retweet.pk)
+        tweet_posted(tweet_id=retweet.pk)
     return retweet
 
 

@@ -1,5 +1,5 @@
 """The feed's pages: home (For you and Following), posting, a tweet with its
-conversation, a hashtag. Thin: they call the services and selectors the API
+conversation, a profile with its tweets, a hashtag. Thin: they call the services and selectors the API
 calls; actions on a card (like, retweet, hide, report) go to the API itself."""
 
 from django.contrib import messages
@@ -17,6 +17,7 @@ from config.pages import next_url, page_of, render_list
 from feed import selectors, services
 from feed.forms import TweetForm
 from feed.models import FeedRequest
+from users.selectors import user_profiles
 
 
 def home(request):
@@ -103,3 +104,13 @@ def hashtag(request, tag: str):
     page, more = page_of(request, selectors.tweets_tagged(viewer=request.user, tag=tag))
     context = {"tag": tag, "tweets": page, "next_url": more}
     return render_list(request, "feed/hashtag.html", "partials/tweet_list.html", context)
+
+
+@login_required
+def profile(request, username: str):
+    """Who they are, their counts, and their tweets, retweets and replies, newest first."""
+    person = get_object_or_404(user_profiles(viewer=request.user), username=username)
+    tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
+    page, more = page_of(request, tweets)
+    context = {"person": person, "tweets": page, "next_url": more}
+    return render_list(request, "users/profile.html", "partials/tweet_list.html", context)

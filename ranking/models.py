@@ -1,47 +1,6 @@
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-
-
-class World(models.Model):
-    """The synthetic world the simulator keeps extending: its seed, its first
-    simulated day and how many days it has lived. One row per database."""
-
-    seed = models.PositiveIntegerField()
-    start = models.DateTimeField()
-    days = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"world seed={self.seed} days={self.days}"
-
-
-# The hidden truth below is kept apart from the product tables and is never a
-# ranking feature: the ranker only ever sees the engagement log.
-
-
-class WorldUser(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+")
-    # The user's place in the world, stable across databases (unlike ids):
-    # hidden quantities are derived from it so a seed gives the same world.
-    index = models.PositiveIntegerField(unique=True)
-    interests = models.JSONField(help_text="topic weights, summing to 1")
-    quality = models.FloatField(help_text="how good this user's tweets are, 0..1")
-    is_spammer = models.BooleanField(default=False)
-    visit_rate = models.FloatField(help_text="chance of opening the feed on a given day")
-    post_rate = models.FloatField(help_text="tweets a day, on average")
-
-    def __str__(self) -> str:
-        return f"world user {self.user_id}"
-
-
-class WorldTweet(models.Model):
-    tweet = models.OneToOneField("feed.Tweet", primary_key=True, on_delete=models.CASCADE, related_name="+")
-    topic = models.PositiveSmallIntegerField()
-
-    def __str__(self) -> str:
-        return f"world tweet {self.tweet_id} topic {self.topic}"
 
 
 class ModelVersion(models.Model):
@@ -57,7 +16,7 @@ class ModelVersion(models.Model):
     name = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
-    metrics = models.JSONField(default=dict, blank=True, help_text="validation metrics (ranking.evaluation)")
+    metrics = models.JSONField(default=dict, blank=True, help_text="validation metrics (ranking.training.evaluation)")
     feature_spec_version = models.PositiveIntegerField()
     window_start = models.DateTimeField(null=True, blank=True, help_text="first impression trained or validated on")
     window_end = models.DateTimeField(null=True, blank=True, help_text="last impression trained or validated on")
@@ -65,7 +24,7 @@ class ModelVersion(models.Model):
     n_validation = models.PositiveIntegerField(default=0)
     # In the database, not on a disk: every worker on any machine loads the
     # active model from where it learns which one is active.
-    artifact = models.BinaryField(help_text="the zipped SavedModel (ranking.model.export_model)")
+    artifact = models.BinaryField(help_text="the zipped SavedModel (ranking.training.export)")
     activated_at = models.DateTimeField(null=True, blank=True)
     previous = models.ForeignKey(
         "self",

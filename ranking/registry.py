@@ -13,8 +13,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ranking.features import FEATURE_SPEC_VERSION
 from ranking.models import ModelVersion
+from ranking.spec import FEATURE_SPEC_VERSION
 
 Status = ModelVersion.Status
 

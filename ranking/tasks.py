@@ -1,12 +1,18 @@
-"""Celery tasks: thin, idempotent, taking ids. Model work is imported inside
-each task, never at module top: the web process imports this module too and
-must never import TensorFlow."""
+"""Celery tasks: thin, idempotent, taking ids. The web side's code enqueues
+them by name (ranking.feeds) and never imports them. Model work is imported
+inside its task, never at module top: Celery loads this module in every
+process that uses the app, and neither the web process nor the `default`
+queue's workers may pay for TensorFlow."""
 
 import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
+
+from config.celery import enqueue
+from ranking.fanout import followers_to_notify
+from ranking.store import feeds_mark_stale
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +30,7 @@ def train_ranker_task(days: int | None = TRAINING_WINDOW_DAYS, activate: bool = 
     data is logged and reported, not raised: the nightly run tries again the
     next night. Running it twice registers two versions; the second is
     activated only if it ranks better still."""
-    from ranking.training import TrainingError, train_ranker
+    from ranking.training.train import TrainingError, train_ranker
 
     since = timezone.now() - timedelta(days=days) if days else None
     try:
@@ -44,7 +50,7 @@ def train_ranker_task(days: int | None = TRAINING_WINDOW_DAYS, activate: bool = 
 @shared_task(acks_late=True)
 def build_feed(user_id: int) -> int:
     """Build and store one user's ranked feed. Idempotent: a rebuild replaces it."""
-    from ranking.pipeline import feed_build
+    from ranking.serving.pipeline import feed_build
 
     feed = feed_build(user_id=user_id)
     return len(feed.items) if feed else 0
@@ -54,17 +60,12 @@ def build_feed(user_id: int) -> int:
 def fanout_tweet(tweet_id: int) -> int:
     """A new tweet: mark its author's recently active followers' feeds stale,
     a task per chunk. Returns how many followers were marked."""
-    from config.celery import enqueue
-    from ranking.fanout import followers_to_notify
-
     chunks = followers_to_notify(tweet_id=tweet_id)
     for chunk in chunks:
-        enqueue(mark_feeds_stale, chunk)
+        enqueue(mark_feeds_stale.name, chunk)
     return sum(len(chunk) for chunk in chunks)
 
 
 @shared_task(acks_late=True)
 def mark_feeds_stale(user_ids: list[int]) -> None:
-    from ranking.feeds import feeds_mark_stale
-
     feeds_mark_stale(user_ids=user_ids)

@@ -7,7 +7,6 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("u/<str:username>/", views.profile, name="profile"),
     path("u/<str:username>/followers/", views.followers, name="user-followers"),
     path("u/<str:username>/following/", views.following, name="user-following"),
 ]

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from feed.api import UserTweetsView
 from users import api
 
 urlpatterns = [
@@ -10,5 +9,4 @@ urlpatterns = [
     path("users/<str:username>/follow/", api.FollowView.as_view(), name="api-follow"),
     path("users/<str:username>/followers/", api.FollowersView.as_view(), name="api-followers"),
     path("users/<str:username>/following/", api.FollowingView.as_view(), name="api-following"),
-    path("users/<str:username>/tweets/", UserTweetsView.as_view(), name="api-user-tweets"),
 ]

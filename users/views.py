@@ -1,5 +1,6 @@
-"""The people pages: sign-up, profiles and who follows whom. Thin: they call
-the services and selectors the API calls; following goes to the API."""
+"""The people pages: sign-up and who follows whom (a profile, which lists
+tweets, is a feed page). Thin: they call the services and selectors the API
+calls; following goes to the API."""
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -7,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from config.pages import page_of, render_list
-from feed.selectors import tweets_by
 from users import selectors, services
 from users.forms import SignupForm
 
@@ -29,16 +29,6 @@ def signup(request):
 
 def _profile_or_404(request, username: str):
     return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
-
-
-@login_required
-def profile(request, username: str):
-    """Who they are, their counts, and their tweets, retweets and replies, newest first."""
-    person = _profile_or_404(request, username)
-    tweets = tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
-    page, more = page_of(request, tweets)
-    context = {"person": person, "tweets": page, "next_url": more}
-    return render_list(request, "users/profile.html", "partials/tweet_list.html", context)
 
 
 def _people(request, username: str, relation: str):

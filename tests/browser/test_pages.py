@@ -6,8 +6,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
-from ranking.features import FEATURE_SPEC_VERSION
 from ranking.registry import register, version_activate
+from ranking.spec import FEATURE_SPEC_VERSION
 from tests.browser.conftest import eventually, leave_by, screenshot
 from tests.factories import SuperUserFactory, UserFactory, follow, tweet
 from users.models import Follow

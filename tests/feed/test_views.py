@@ -13,7 +13,7 @@ from django.utils import timezone
 from feed import services
 from feed.models import Engagement, FeedRequest, Tweet
 from feed.templatetags.tweets import age, linkify
-from ranking.feeds import RankedFeed, RankedItem, ranked_feed_store
+from ranking.store import RankedFeed, RankedItem, ranked_feed_store
 from tests.factories import UserFactory, follow, tweet
 
 pytestmark = pytest.mark.django_db

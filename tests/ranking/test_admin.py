@@ -1,9 +1,9 @@
 import pytest
 from django.urls import reverse
 
-from ranking.features import FEATURE_SPEC_VERSION
 from ranking.models import ModelVersion
 from ranking.registry import active_version, register, version_activate
+from ranking.spec import FEATURE_SPEC_VERSION
 from tests.factories import SuperUserFactory
 
 pytestmark = pytest.mark.django_db

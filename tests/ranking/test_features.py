@@ -6,9 +6,11 @@ from django.utils import timezone
 
 from feed import services
 from feed.models import Engagement
-from ranking.candidates import Candidate, CandidateSet, candidates_for
-from ranking.features import COLUMN, NUMERIC_FEATURES, serving_features, training_examples
-from ranking.simulation import simulate
+from ranking.serving.candidates import Candidate, CandidateSet, candidates_for
+from ranking.serving.features import serving_features
+from ranking.spec import COLUMN, NUMERIC_FEATURES
+from ranking.training.examples import training_examples
+from simulator.simulation import simulate
 from tests.factories import UserFactory, follow, tweet
 from users.models import Follow
 

@@ -1,9 +1,9 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from ranking.features import FEATURE_SPEC_VERSION
 from ranking.models import ModelVersion
 from ranking.registry import RegistryError, active_version, register, version_activate, version_rollback
+from ranking.spec import FEATURE_SPEC_VERSION
 
 Status = ModelVersion.Status
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.utils import timezone
 from feed import services
 from feed.models import Engagement
 from ranking.charts import BOTTOM, LEFT, RIGHT, TOP, line_chart
-from ranking.features import FEATURE_SPEC_VERSION
 from ranking.registry import register, version_activate
+from ranking.spec import FEATURE_SPEC_VERSION
 from tests.factories import SuperUserFactory, UserFactory, tweet
 
 pytestmark = pytest.mark.django_db

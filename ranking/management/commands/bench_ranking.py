@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from ranking.benchmarks import feed_build_benchmark, resident_memory_mb
-from ranking.model_benchmark import model_benchmark
+from ranking.bench.feed_build import feed_build_benchmark, resident_memory_mb
+from ranking.bench.model import model_benchmark
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from datetime import date, datetime, time, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ranking.features import HEADS
+from ranking.spec import HEADS
 
 COLUMNS = ("roc_auc", "pr_auc", "rce", "mean_predicted", "observed_rate", "positives")
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, help="passes over the training impressions")
 
     def handle(self, *, since, until, activate, epochs, **options):
-        from ranking.training import DEFAULT_EPOCHS, TrainingError, train_ranker
+        from ranking.training.train import DEFAULT_EPOCHS, TrainingError, train_ranker
 
         if since and until and until < since:
             raise CommandError("--until is before --since")

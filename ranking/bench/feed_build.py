@@ -1,0 +1,145 @@
+"""The feed build and memory benchmarks (`make bench-ranking`). They print
+numbers; nothing here asserts a target (machines are noisy)."""
+
+import os
+import subprocess  # nosec B404
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from feed.models import Engagement, Tweet
+from ranking.serving.candidates import candidates_for
+from ranking.serving.pipeline import feed_rank
+from ranking.serving.scorer import LoadedModel, Scorer
+from ranking.store import ranked_feed_store
+from ranking.training.export import export_model
+from ranking.training.fit import fit
+from ranking.training.network import build_model, positive_rates
+from ranking.training.synthetic import synthetic_examples
+from users.models import Follow, User
+
+AUTHORS, TWEETS_PER_AUTHOR = 100, 10
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q) * 1000)
+
+
+def _world_for_one_viewer() -> User:
+    """A viewer following AUTHORS people who posted TWEETS_PER_AUTHOR tweets
+    each in the past week (1,000 candidates), with some history to count."""
+    now = timezone.now()
+    stamp = int(time.time() * 1000)
+    viewer = User.objects.create(username=f"bench-viewer-{stamp}")
+    authors = User.objects.bulk_create([User(username=f"bench-author-{stamp}-{i}") for i in range(AUTHORS)])
+    Follow.objects.bulk_create(
+        [Follow(follower=viewer, followee=a, created_at=now - timedelta(days=30)) for a in authors]
+    )
+    rng = np.random.default_rng(0)
+    tweets = Tweet.objects.bulk_create(
+        [
+            Tweet(author=a, text=f"bench tweet {i} about topic {i % 7}", created_at=now - timedelta(hours=float(h)))
+            for a in authors
+            for i, h in enumerate(rng.uniform(0.1, 160, TWEETS_PER_AUTHOR))
+        ]
+    )
+    # History on older tweets (seen ones are no candidates): affinities to count.
+    older = Tweet.objects.bulk_create(
+        [
+            Tweet(author=a, text=f"older bench tweet about topic {i}", created_at=now - timedelta(days=9))
+            for i, a in enumerate(authors * 3)
+        ]
+    )
+    events = []
+    for tweet in older:
+        at = tweet.created_at + timedelta(minutes=5)
+        events.append(Engagement(user=viewer, tweet=tweet, kind="impression", created_at=at))
+        events.append(
+            Engagement(user=viewer, tweet=tweet, kind="dwell", dwell_ms=int(rng.integers(500, 20_000)), created_at=at)
+        )
+        if rng.random() < 0.2:
+            events.append(Engagement(user=viewer, tweet=tweet, kind="like", created_at=at))
+    for tweet in rng.choice(tweets, 200, replace=False):  # others' engagement on the candidates
+        for fan in rng.choice(authors, 3, replace=False):
+            events.append(
+                Engagement(user=fan, tweet=tweet, kind="like", created_at=tweet.created_at + timedelta(minutes=9))
+            )
+    Engagement.objects.bulk_create(events)
+    return viewer
+
+
+def feed_build_benchmark(*, runs: int = 50) -> dict:
+    """Build one viewer's feed (100 followees, 1,000 candidates) `runs` times
+    with a model trained on synthetic data, on this database (rolled back)."""
+    train = synthetic_examples(n=20_000, seed=3)
+    model = build_model(train.features, positive_rates=positive_rates(train))
+    fit(model, train, epochs=1, batch_size=1024)
+    loaded = LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
+    totals, candidates, stages = [], 0, {"candidates": [], "features": [], "scoring": [], "heuristics": []}
+    with transaction.atomic():
+        viewer = _world_for_one_viewer()
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in (Follow, Tweet, Engagement))}")
+        for run in range(runs + 3):
+            laps: dict = {}
+            began = time.perf_counter()
+            feed = feed_rank(user_id=viewer.pk, at=timezone.now(), model=loaded, timings=laps)
+            ranked_feed_store(feed=feed)
+            if run >= 3:  # the first builds warm caches and the graph up
+                totals.append(time.perf_counter() - began)
+                for stage, seconds in stages.items():
+                    seconds.append(laps[stage])
+        candidates = len(candidates_for(viewer_id=viewer.pk, at=timezone.now()).candidates)
+        transaction.set_rollback(True)  # leave the database as it was
+    return {
+        "candidates": candidates,
+        "runs": runs,
+        "total_p50_ms": _percentile(totals, 50),
+        "total_p99_ms": _percentile(totals, 99),
+        "stages_p50_ms": {stage: _percentile(seconds, 50) for stage, seconds in stages.items()},
+        "scoring_share_p50": float(np.median(np.array(stages["scoring"]) / np.array(totals))),
+    }
+
+
+WEB_PROCESS = """
+import django, os, sys
+django.setup()
+import config.wsgi, config.urls
+from django.test import Client
+Client().get("/api/schema/")
+assert "tensorflow" not in sys.modules
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+WORKER_PROCESS = """
+import django, sys
+django.setup()
+from config.celery import app
+app.loader.import_default_modules()
+from ranking.serving.scorer import Scorer
+from ranking.training.synthetic import synthetic_examples
+scorer = Scorer.from_bytes(open(sys.argv[1], "rb").read())
+scorer.predict(synthetic_examples(n=1000, seed=5).features)
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+
+def resident_memory_mb() -> dict:
+    """RSS of a web process (Django, all urls, one request; no TensorFlow) and
+    of a feeds worker process that loaded a model and scored 1,000 candidates."""
+    sample = synthetic_examples(n=2000, seed=4)
+    artifact = export_model(build_model(sample.features, positive_rates=positive_rates(sample)))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    with tempfile.NamedTemporaryFile(suffix=".zip") as file:
+        file.write(artifact)
+        file.flush()
+        # Our own interpreter running our own scripts: no untrusted input.
+        run = {"env": env, "capture_output": True, "text": True, "check": True}
+        web = subprocess.run([sys.executable, "-c", WEB_PROCESS], **run)  # noqa: S603  # nosec B603
+        worker = subprocess.run([sys.executable, "-c", WORKER_PROCESS, file.name], **run)  # noqa: S603  # nosec B603
+    return {"web_mb": int(web.stdout.split()[-1]) / 1024, "feeds_worker_mb": int(worker.stdout.split()[-1]) / 1024}

@@ -1,0 +1,274 @@
+"""Labelled training examples from the engagement log: the training
+evaluator of the spec (ranking.spec), every impression of a period at once,
+each as of its own time, from sorted arrays of the log."""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+
+from feed.models import Engagement, Tweet
+from ranking.serving.features import empty_batch, mean_or_zero
+from ranking.serving.text import TextProfile, tokens
+from ranking.spec import (
+    ACTIONS,
+    AFFINITY_COUNTS,
+    AFFINITY_WINDOW,
+    ATTRIBUTION_WINDOW,
+    AUTHOR_COUNTS,
+    COLUMN,
+    HEADS,
+    NEGATIVES,
+    NUMERIC_FEATURES,
+    RECENT_WINDOW,
+    SOCIAL,
+    TEXT_COLUMNS,
+    TWEET_COUNTS,
+    Examples,
+    FeatureBatch,
+    Kind,
+    derived_features,
+)
+from users.models import Follow
+
+EPOCH = datetime(2000, 1, 1, tzinfo=None)
+TIME_BITS = 40  # milliseconds since EPOCH fit 40 bits until 2034; keys get the other 23
+
+
+def _ms(times: np.ndarray) -> np.ndarray:
+    """Datetimes (numpy datetime64[us]) as int64 milliseconds since EPOCH."""
+    return (times - np.datetime64(EPOCH, "us")).astype("timedelta64[ms]").astype(np.int64)
+
+
+class AsOfCounter:
+    """Counts events per key within [t_lo, t_hi) for many queries at once: one
+    sort, then binary searches on (key, time) packed into one int64."""
+
+    def __init__(self, keys: np.ndarray, times_ms: np.ndarray, values: np.ndarray | None = None):
+        self.keys, dense = np.unique(keys, return_inverse=True)
+        if len(self.keys) >= 2 ** (63 - TIME_BITS):
+            raise ValueError("too many distinct keys to pack beside the time")
+        packed = (dense.astype(np.int64) << TIME_BITS) | times_ms
+        order = np.argsort(packed, kind="stable")
+        self.packed = packed[order]
+        # Running sums of `values` in the same order: a range's total is a difference.
+        weights = values[order] if values is not None else np.ones(len(order))
+        self.sums = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
+
+    def _range(self, keys, t_hi, t_lo):
+        index = np.searchsorted(self.keys, keys)
+        index = np.minimum(index, max(len(self.keys) - 1, 0))
+        found = (self.keys[index] == keys) if len(self.keys) else np.zeros(len(keys), bool)
+        base = index.astype(np.int64) << TIME_BITS
+        hi = np.searchsorted(self.packed, base | t_hi)
+        lo = np.searchsorted(self.packed, base | (t_lo if t_lo is not None else 0))
+        return found, lo, hi
+
+    def count(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+        found, lo, hi = self._range(keys, t_hi, t_lo)
+        return np.where(found, hi - lo, 0)
+
+    def total(self, keys: np.ndarray, t_hi: np.ndarray, t_lo: np.ndarray | None = None) -> np.ndarray:
+        """The sum of the events' values, where `count` counts them."""
+        found, lo, hi = self._range(keys, t_hi, t_lo)
+        return np.where(found, self.sums[hi] - self.sums[lo], 0.0)
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a.astype(np.int64) << 32) | b.astype(np.int64)
+
+
+def _log_arrays(*, since: datetime, until: datetime) -> dict[str, np.ndarray]:
+    rows = list(
+        Engagement.objects.filter(created_at__gte=since, created_at__lt=until)
+        .order_by()
+        .values_list("user_id", "tweet_id", "tweet__author_id", "kind", "dwell_ms", "created_at", "feed_request_id")
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    return {
+        "user": np.array(columns[0], dtype=np.int64),
+        "tweet": np.array(columns[1], dtype=np.int64),
+        "author": np.array(columns[2], dtype=np.int64),
+        "kind": np.array(columns[3], dtype=object),
+        "dwell": np.array([d or 0 for d in columns[4]], dtype=np.int64),
+        "ms": _ms(np.array([t.replace(tzinfo=None) for t in columns[5]], dtype="datetime64[us]")),
+        "feed_request": np.array([str(r) if r else "" for r in columns[6]], dtype=object),
+    }
+
+
+def training_examples(*, since: datetime | None = None, until: datetime | None = None) -> Examples:
+    """One labelled example per impression in [since, until): its features as
+    of the impression, its labels from what the same viewer did to the same
+    tweet within ATTRIBUTION_WINDOW after it."""
+    first = Engagement.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    last = Engagement.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    if first is None:
+        return _empty_examples()
+    since = since or first
+    until = until or last + timedelta(microseconds=1)
+    log = _log_arrays(since=since - AFFINITY_WINDOW, until=until + ATTRIBUTION_WINDOW)
+    kind = log["kind"]
+    start_ms, end_ms = _ms(np.array([since.replace(tzinfo=None), until.replace(tzinfo=None)], dtype="datetime64[us]"))
+    shown = np.flatnonzero((kind == Kind.IMPRESSION) & (log["ms"] >= start_ms) & (log["ms"] < end_ms))
+    if not len(shown):
+        return _empty_examples()
+    viewer, tweet, author, t = log["user"][shown], log["tweet"][shown], log["author"][shown], log["ms"][shown]
+    n = len(shown)
+    numeric = np.zeros((n, len(NUMERIC_FEATURES)), dtype=np.float32)
+
+    def counter(mask: np.ndarray, keys: np.ndarray) -> AsOfCounter:
+        return AsOfCounter(keys[mask], log["ms"][mask])
+
+    long_dwell = (kind == Kind.DWELL) & (log["dwell"] >= settings.DWELL_LONG_MS)
+    pair, viewer_author = _pair(log["user"], log["tweet"]), _pair(log["user"], log["author"])
+
+    # Labels: the same viewer, the same tweet, within the attribution window.
+    window = int(ATTRIBUTION_WINDOW.total_seconds() * 1000)
+    labels = {}
+    for head in HEADS:
+        mask = long_dwell if head == "dwell" else kind == head
+        labels[head] = (counter(mask, pair).count(_pair(viewer, tweet), t + window, t) > 0).astype(np.float32)
+
+    tweets = {
+        pk: (text, created, reply_to)
+        for pk, text, created, reply_to in Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list(
+            "pk", "text", "created_at", "reply_to_id"
+        )
+    }
+    created = _ms(np.array([tweets[x][1].replace(tzinfo=None) for x in tweet], dtype="datetime64[us]"))
+    numeric[:, COLUMN["age_h"]] = (t - created) / 3_600_000
+    numeric[:, COLUMN["is_reply"]] = [tweets[x][2] is not None for x in tweet]
+    numeric[:, COLUMN["text_chars"]] = [len(tweets[x][0]) for x in tweet]
+
+    follows = list(Follow.objects.values_list("follower_id", "followee_id", "created_at"))
+    follower = np.array([f[0] for f in follows], dtype=np.int64)
+    followee = np.array([f[1] for f in follows], dtype=np.int64)
+    follow_ms = _ms(np.array([f[2].replace(tzinfo=None) for f in follows], dtype="datetime64[us]"))
+    edges = AsOfCounter(_pair(follower, followee), follow_ms)
+    numeric[:, COLUMN["follows_author"]] = edges.count(_pair(viewer, author), t) > 0
+    numeric[:, COLUMN["author_follows_viewer"]] = edges.count(_pair(author, viewer), t) > 0
+    numeric[:, COLUMN["author_followers"]] = AsOfCounter(followee, follow_ms).count(author, t)
+
+    for event_kind, name in TWEET_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["tweet"]).count(tweet, t)
+    numeric[:, COLUMN["followees_engaged"]] = _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms)
+
+    since_30d = t - int(AFFINITY_WINDOW.total_seconds() * 1000)
+    since_7d = t - int(RECENT_WINDOW.total_seconds() * 1000)
+    for event_kind, name in AFFINITY_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, viewer_author).count(
+            _pair(viewer, author), t, since_30d
+        )
+    numeric[:, COLUMN["aff_long_dwells"]] = counter(long_dwell, viewer_author).count(
+        _pair(viewer, author), t, since_30d
+    )
+    dwell = kind == Kind.DWELL
+
+    def log_dwell_mean(keys: np.ndarray, queries: np.ndarray, t_lo: np.ndarray | None = None):
+        """Mean log(1 + dwell ms) of the dwells with each query key in [t_lo, t), and their count."""
+        dwelt = AsOfCounter(keys[dwell], log["ms"][dwell], np.log1p(log["dwell"][dwell]))
+        count = dwelt.count(queries, t, t_lo)
+        return mean_or_zero(dwelt.total(queries, t, t_lo), count), count
+
+    viewer_log_dwell, _ = log_dwell_mean(log["user"], viewer, since_30d)
+    numeric[:, COLUMN["viewer_mean_log_dwell"]] = viewer_log_dwell
+    author_mean, author_dwells = log_dwell_mean(viewer_author, _pair(viewer, author), since_30d)
+    numeric[:, COLUMN["aff_dwell_lift"]] = np.where(author_dwells > 0, author_mean - viewer_log_dwell, 0.0)
+    numeric[:, COLUMN["tweet_mean_log_dwell"]] = log_dwell_mean(log["tweet"], tweet)[0]
+    numeric[:, COLUMN["author_mean_log_dwell_7d"]] = log_dwell_mean(log["author"], author, since_7d)[0]
+
+    authored = Tweet.objects.filter(author_id__in=set(author.tolist()), retweet_of__isnull=True)
+    author_rows = list(authored.values_list("author_id", "created_at"))
+    author_tweet_ms = _ms(np.array([r[1].replace(tzinfo=None) for r in author_rows], dtype="datetime64[us]"))
+    author_keys = np.array([r[0] for r in author_rows], dtype=np.int64)
+    numeric[:, COLUMN["author_tweets_7d"]] = AsOfCounter(author_keys, author_tweet_ms).count(author, t, since_7d)
+    for event_kind, name in AUTHOR_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["author"]).count(author, t, since_7d)
+    numeric[:, TEXT_COLUMNS] = _text_profiles(log, viewer, tweet, t, since_30d)
+    numeric[:, COLUMN["viewer_impressions_7d"]] = counter(kind == Kind.IMPRESSION, log["user"]).count(
+        viewer, t, since_7d
+    )
+    numeric[:, COLUMN["viewer_actions_7d"]] = counter(np.isin(kind, ACTIONS), log["user"]).count(viewer, t, since_7d)
+
+    features = FeatureBatch(
+        derived_features(numeric), np.array([tweets[x][0] for x in tweet], dtype=object), viewer, author
+    )
+    return Examples(features, labels, log["feed_request"][shown], t / 1000.0 + EPOCH_S)
+
+
+EPOCH_S = (EPOCH - datetime(1970, 1, 1)).total_seconds()
+
+
+def _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms) -> np.ndarray:
+    """How many of the viewer's followees liked or retweeted the tweet before t."""
+    social = np.isin(log["kind"], SOCIAL)
+    engagers: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for user, x, ms in zip(log["user"][social], log["tweet"][social], log["ms"][social], strict=True):
+        engagers[int(x)].append((int(user), int(ms)))
+    follow_since = {(int(a), int(b)): int(ms) for a, b, ms in zip(follower, followee, follow_ms, strict=True)}
+    counts = np.zeros(len(viewer), dtype=np.float32)
+    for i, (v, x, ms) in enumerate(zip(viewer.tolist(), tweet.tolist(), t.tolist(), strict=True)):
+        if x in engagers:
+            counts[i] = len({u for u, when in engagers[x] if when < ms and follow_since.get((v, u), ms) < ms})
+    return counts
+
+
+def _text_profiles(log, viewer, tweet, t, since) -> np.ndarray:
+    """TextProfile.match for every impression, as of its time: per viewer,
+    one sweep through their impressions and reactions in time order, adding
+    reactions as they happen and dropping them as they leave the window."""
+    reacted = np.isin(log["kind"], (*ACTIONS, *NEGATIVES, Kind.DWELL))
+    texts = dict(Tweet.objects.filter(pk__in=set(log["tweet"][reacted].tolist())).values_list("pk", "text"))
+    texts.update(dict(Tweet.objects.filter(pk__in=set(tweet.tolist())).values_list("pk", "text")))
+    history: dict[int, list[tuple[int, tuple[str, ...], str, int]]] = defaultdict(list)
+    for i in np.flatnonzero(reacted)[np.lexsort((log["ms"][reacted], log["user"][reacted]))]:
+        words = tokens(texts[int(log["tweet"][i])])
+        history[int(log["user"][i])].append((int(log["ms"][i]), words, log["kind"][i], int(log["dwell"][i])))
+    matches = np.zeros((len(viewer), 4), dtype=np.float32)
+    order = np.lexsort((t, viewer))
+    for user, rows in _groups(viewer[order], order):
+        events, profile, added, dropped = history.get(user, []), TextProfile(), 0, 0
+        for row in rows:
+            while added < len(events) and events[added][0] < t[row]:
+                profile.react(*events[added][1:])
+                added += 1
+            while dropped < added and events[dropped][0] < since[row]:
+                profile.react(*events[dropped][1:], sign=-1)
+                dropped += 1
+            matches[row] = profile.match(texts[int(tweet[row])])
+    return matches
+
+
+def _groups(keys: np.ndarray, rows: np.ndarray):
+    """(key, rows) runs of equal, sorted keys."""
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    for chunk_keys, chunk_rows in zip(np.split(keys, bounds), np.split(rows, bounds), strict=True):
+        if len(chunk_rows):
+            yield int(chunk_keys[0]), chunk_rows
+
+
+def _empty_examples() -> Examples:
+    no_labels = {head: np.zeros(0, np.float32) for head in HEADS}
+    return Examples(empty_batch(), no_labels, np.array([], dtype=object), np.zeros(0))
+
+
+def time_split(examples: Examples, *, validation_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (train, validation): validation is the latest
+    `validation_share` of the impressions. A feed request is never cut in
+    two: it goes where its first impression falls, so validation requests
+    are whole for NDCG and nothing of them was trained on."""
+    if not 0 < validation_share < 1:
+        raise ValueError("validation_share must be between 0 and 1")
+    at = np.asarray(examples.at, dtype=np.float64)
+    n = len(at)
+    requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
+    # Impressions logged without a feed request stand alone.
+    keys = np.where(requests == "", np.array([f"\0{i}" for i in range(n)], dtype=object), requests)
+    _, group = np.unique(keys.astype(str), return_inverse=True)
+    starts = np.full(int(group.max()) + 1 if n else 0, np.inf)
+    np.minimum.at(starts, group, at)
+    start = starts[group]
+    cutoff = np.sort(start)[min(int(n * (1 - validation_share)), n - 1)] if n else 0.0
+    validation = start >= cutoff
+    return ~validation, validation

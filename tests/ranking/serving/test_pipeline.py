@@ -1,0 +1,86 @@
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from feed import services
+from ranking import registry
+from ranking.fanout import followers_to_notify
+from ranking.serving import scorer
+from ranking.serving.pipeline import feed_build
+from ranking.spec import FEATURE_SPEC_VERSION
+from ranking.store import ranked_feed_get, ranked_feed_is_fresh
+from ranking.tasks import build_feed, mark_feeds_stale
+from tests.factories import UserFactory, follow, tweet
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_build_ranks_every_candidate_by_score_and_says_why(active_model):
+    viewer, alice, bob, carol = UserFactory.create_batch(4)
+    follow(viewer, alice, bob)
+    posted = [tweet(author, f"tweet {n} on python") for n, author in enumerate([alice, bob] * 4)]
+    liked = tweet(carol, "liked by two followees")
+    for fan in (alice, bob):
+        services.like_create(user=fan, tweet=liked)
+
+    feed = feed_build(user_id=viewer.pk)
+
+    assert feed.model_version == active_model.name
+    assert {item.tweet_id for item in feed.items} == {t.pk for t in posted} | {liked.pk}
+    scores = [item.score for item in feed.items]
+    assert scores == sorted(scores, reverse=True)
+    assert {i.tweet_id: i.reasons for i in feed.items}[liked.pk][0] == "Liked by 2 people you follow"
+    stored = ranked_feed_get(user_id=viewer.pk)
+    assert [i.tweet_id for i in stored.items] == [i.tweet_id for i in feed.items]
+    assert ranked_feed_is_fresh(feed=stored)
+
+
+def test_each_worker_reloads_the_model_when_another_version_is_activated(active_model, model_artifact):
+    assert scorer.active_model().name == active_model.name
+    newer = registry.register(artifact=model_artifact, metrics={}, feature_spec_version=FEATURE_SPEC_VERSION)
+    registry.version_activate(version=newer)
+
+    assert scorer.active_model().name == newer.name
+
+
+def test_tasks_build_and_mark_feeds(active_model):
+    viewer, alice = UserFactory.create_batch(2)
+    follow(viewer, alice)
+    tweet(alice, "hello")
+
+    assert build_feed.apply(args=[viewer.pk]).get() == 1
+    assert ranked_feed_is_fresh(feed=ranked_feed_get(user_id=viewer.pk))
+    mark_feeds_stale.apply(args=[[viewer.pk]])
+    assert not ranked_feed_is_fresh(feed=ranked_feed_get(user_id=viewer.pk))
+
+
+def test_fan_out_reaches_only_recently_active_followers(settings):
+    author, active, dormant, stranger = UserFactory.create_batch(4)
+    follow(active, author)
+    follow(dormant, author)
+    services.feed_request_create(user=active, mode="latest")
+    services.feed_request_create(user=dormant, mode="latest", at=timezone.now() - timedelta(days=30))
+    services.feed_request_create(user=stranger, mode="latest")
+    posted = tweet(author, "news")
+
+    assert followers_to_notify(tweet_id=posted.pk) == [[active.pk]]
+    assert followers_to_notify(tweet_id=987654321) == []
+    settings.FANOUT_ACTIVE_WINDOW_S = 60 * 24 * 3600
+    assert followers_to_notify(tweet_id=posted.pk) == [sorted([active.pk, dormant.pk])]
+
+
+def test_a_stale_list_is_not_served_to_a_new_load_but_a_build_is_requested(api_for, active_model):
+    client = api_for()
+    alice = UserFactory()
+    follow(client.user, alice)
+    tweet(alice, "hello")
+    feed_build(user_id=client.user.pk)
+    assert client.get("/api/feed/").json()["ranking"] == "ranked"
+
+    mark_feeds_stale.apply(args=[[client.user.pk]])
+    cache.delete(f"ranked-feed-building:{client.user.pk}")
+
+    assert client.get("/api/feed/").json()["ranking"] == "pending"
+    assert cache.get(f"ranked-feed-building:{client.user.pk}") == 1

@@ -1,0 +1,56 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ranking.models import ModelVersion, World
+from simulator.simulation import simulate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_simulate_prints_the_metric_of_the_days_it_simulated(capsys):
+    call_command("simulate", "--users", "30", "--days", "1", "--seed", "3")
+    out = capsys.readouterr().out
+
+    assert "Simulated 1 day(s) of 30 users in latest mode" in out
+    assert "weighted engagement per active user" in out
+    call_command("simulate", "--users", "30", "--days", "1", "--seed", "3")
+    assert "Extending the existing world" in capsys.readouterr().out
+    assert World.objects.get().days == 2
+    with pytest.raises(CommandError):
+        call_command("simulate", "--users", "3")
+
+
+def test_seed_demo_seeds_once_and_trains_a_ranker(capsys):
+    call_command("seed_demo", "--users", "80", "--days", "3")
+    first = capsys.readouterr().out
+    call_command("seed_demo", "--users", "80", "--days", "3")
+
+    assert "Seeded a demo world" in first
+    assert "demo / demo-password" in first
+    assert "not seeding again" in capsys.readouterr().out
+    assert ModelVersion.objects.filter(status="active").count() == 1
+
+
+def test_evaluate_rankers_compares_three_rankers_and_leaves_the_database_as_found(capsys):
+    call_command("evaluate_rankers", "--users", "80", "--train-days", "3", "--test-days", "1", "--seed", "2", "--json")
+    report = json.loads(capsys.readouterr().out)
+
+    assert {"latest", "learned", "oracle", "recovered_share", "heads"} <= set(report)
+    assert report["oracle"] > report["latest"]
+    expected = (report["learned"] - report["latest"]) / (report["oracle"] - report["latest"])
+    assert report["recovered_share"] == pytest.approx(expected)
+    assert set(report["heads"]) == {"like", "reply", "retweet", "hide", "report", "dwell"}
+    assert not World.objects.exists() and not ModelVersion.objects.exists()
+
+    call_command("evaluate_rankers", "--users", "80", "--train-days", "3", "--test-days", "1", "--seed", "2")
+    assert "Recovered share of the oracle's lift" in capsys.readouterr().out
+
+
+def test_evaluate_rankers_refuses_a_database_with_a_world():
+    simulate(users=20, days=1, seed=1, mode="latest", start=datetime(2026, 3, 2, tzinfo=UTC))
+
+    with pytest.raises(CommandError, match="empty one"):
+        call_command("evaluate_rankers", "--users", "20")
