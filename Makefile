@@ -12,7 +12,7 @@ TEST_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/rank
 BENCH_DB := ranked_feed_bench
 BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
 
-.PHONY: run test lint bench-db bench-ranking evaluate-rankers
+.PHONY: run test test-fast lint bench-db bench-ranking evaluate-rankers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,17 @@ test: $(VENV)/.dev
 	bin/ensure-browser
 	$(TEST_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-## lint: ruff (lint + format) and bandit over the apps
+## test-fast: the suite without the tests marked slow (no browser, no worker process, no simulated world), for a quick loop
+test-fast: $(VENV)/.dev
+	bin/ensure-services
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## lint: ruff (lint + format), bandit over the apps, and the import contracts (layers, no TensorFlow on the web side, no cycles)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet -r config users feed ranking -c pyproject.toml
+	$(BIN)/bandit --quiet -r config users feed ranking simulator -c pyproject.toml
+	$(BIN)/lint-imports --no-cache
 
 # The benchmark database: created once, migrated every time.
 bench-db: $(VENV)/.dev

@@ -58,11 +58,21 @@ class TweetSerializer(OriginalTweetSerializer):
         return data
 
 
-class FeedItemSerializer(serializers.Serializer):
+class FeedItemSerializer(TweetSerializer):
     """A feed item: the tweet, its position in the feed request and, when
     ranked, its score and why it is there ("Why am I seeing this?")."""
 
+    position = serializers.IntegerField(read_only=True, help_text="place in the feed request, from 0")
+    score = serializers.FloatField(read_only=True, allow_null=True, help_text="the ranking score; null when not ranked")
+    reasons = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text='"Why am I seeing this?" (empty when not ranked)'
+    )
+
+    class Meta(TweetSerializer.Meta):
+        fields = [*TweetSerializer.Meta.fields, "position", "score", "reasons"]
+
     def to_representation(self, item: services.FeedItem) -> dict:
+        # Serialises a FeedItem: the tweet's own fields, then the item's.
         return {
             **TweetSerializer(item.tweet).data,
             "position": item.position,
@@ -80,7 +90,7 @@ class FeedSerializer(serializers.Serializer):
     )
     model_version = serializers.CharField(allow_blank=True)
     next = serializers.URLField(allow_null=True)
-    results = TweetSerializer(many=True, help_text="each tweet also has position, score and reasons")
+    results = FeedItemSerializer(many=True)
 
 
 class TweetCreateSerializer(serializers.Serializer):

@@ -51,6 +51,19 @@ def test_openapi_schema_describes_tweet_lists(client, path):
 
 
 @pytest.mark.django_db
+def test_openapi_schema_declares_what_a_feed_item_carries(client):
+    schemas = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    feed = schemas["Feed"]["properties"]["results"]
+    assert feed["items"]["$ref"] == "#/components/schemas/FeedItem"
+    item = schemas["FeedItem"]["properties"]
+    assert item["position"]["type"] == "integer"
+    assert item["score"] == {**item["score"], "type": "number", "nullable": True}
+    assert item["reasons"]["items"]["type"] == "string"
+    assert {"id", "author", "text", "retweet_of"} <= set(item)
+
+
+@pytest.mark.django_db
 def test_api_docs_and_home_page_load(client):
     assert client.get("/api/docs/").status_code == 200
     assert b"Ranked Feed" in client.get("/").content

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from ranking.models import ModelVersion, World
+from ranking.models import ModelVersion
+from simulator.models import World
 from simulator.simulation import simulate
 
 pytestmark = pytest.mark.django_db

@@ -135,7 +135,9 @@ def test_a_model_that_ranks_worse_stays_a_candidate(log_holds, examples):
 def test_activation_can_be_forced_and_is_free_when_nothing_is_active():
     active = ModelVersion(name="v1")
     worse = {"ndcg_at_10": 0.1}
-    assert training._decide(activate=True, metrics=worse, active=active, baseline={"ndcg_at_10": 0.9}, incompatible="")
+    assert training._decide(
+        activate=True, metrics=worse, active=active, baseline={"ndcg_at_10": 0.9}, incompatible=""
+    ) == (True, "activated on request")
     assert training._decide(activate=False, metrics=worse, active=None, baseline=None, incompatible="") == (
         True,
         "no version was active",
