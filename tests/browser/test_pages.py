@@ -12,6 +12,8 @@ from tests.browser.conftest import eventually, leave_by, screenshot
 from tests.factories import SuperUserFactory, UserFactory, follow, tweet
 from users.models import Follow
 
+pytestmark = pytest.mark.slow
+
 XSS_PAYLOADS = [
     "<script>alert('script')</script>",
     "<img src=x onerror=\"alert('img')\">",

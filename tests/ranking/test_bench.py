@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_bench_ranking_prints_its_figures(capsys):

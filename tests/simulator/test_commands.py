@@ -8,7 +8,7 @@ from ranking.models import ModelVersion
 from simulator.models import World
 from simulator.simulation import simulate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_simulate_prints_the_metric_of_the_days_it_simulated(capsys):

@@ -12,6 +12,8 @@ from simulator.simulation import Simulation, simulate
 from simulator.world import Item, Truth, follow_graph_generate, people_generate
 from users.models import Follow, User
 
+pytestmark = pytest.mark.slow
+
 START = datetime(2026, 3, 2, tzinfo=UTC)
 SMALL = {"users": 80, "days": 2, "seed": 7, "start": START}
 

@@ -7,6 +7,8 @@ from ranking.store import ranked_feed_get
 from tests.conftest import wait_for
 from tests.factories import UserFactory, follow, tweet
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_builds_the_ranked_feed_and_rebuilds_it_after_a_post(celery_worker_process, active_model, api_for):

@@ -16,6 +16,8 @@ from ranking.training.fit import fit
 from ranking.training.network import build_model, positive_rates
 from ranking.training.synthetic import synthetic_examples
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -20,7 +20,7 @@ from ranking.training.network import build_model, positive_rates
 from ranking.training.synthetic import synthetic_examples
 from simulator.simulation import simulate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 Status = ModelVersion.Status
 
 
