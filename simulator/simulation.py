@@ -46,7 +46,7 @@ from simulator.world import (
     people_generate,
     tweet_text,
 )
-from users.models import Follow, User
+from users.models import Follow, FollowEvent, User
 
 MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORACLE)
 DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
@@ -99,10 +99,15 @@ def world_create(*, seed: int, n_users: int, start: datetime) -> World:
         batch_size=1000,
     )
     warm_up = midnight(start) - timedelta(days=1)
+    edges = follow_graph_generate(seed=seed, people=people)
     Follow.objects.bulk_create(
+        [Follow(follower=users[a], followee=users[b], created_at=warm_up) for a, b in edges], batch_size=5000
+    )
+    # The follow log beside the graph, as users.services.follow_create writes it one edge at a time.
+    FollowEvent.objects.bulk_create(
         [
-            Follow(follower=users[a], followee=users[b], created_at=warm_up)
-            for a, b in follow_graph_generate(seed=seed, people=people)
+            FollowEvent(follower=users[a], followee=users[b], kind=FollowEvent.Kind.FOLLOW, created_at=warm_up)
+            for a, b in edges
         ],
         batch_size=5000,
     )

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from users.models import Follow, User
+from users.models import Follow, FollowEvent, User
 
 
 @admin.register(User)
@@ -11,10 +11,32 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = [*DjangoUserAdmin.fieldsets, ("Profile", {"fields": ["display_name", "bio"]})]
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Follows change only through users.services, which keeps the follow log
+    (FollowEvent) beside the graph; an edit here would bypass it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Follow)
-class FollowAdmin(admin.ModelAdmin):
+class FollowAdmin(ViewOnlyAdmin):
     list_display = ["follower", "followee", "created_at"]
     search_fields = ["follower__username", "followee__username"]
     list_filter = ["created_at"]
     raw_id_fields = ["follower", "followee"]
+    list_select_related = ["follower", "followee"]
+
+
+@admin.register(FollowEvent)
+class FollowEventAdmin(ViewOnlyAdmin):
+    list_display = ["follower", "kind", "followee", "created_at"]
+    search_fields = ["follower__username", "followee__username"]
+    list_filter = ["kind", "created_at"]
     list_select_related = ["follower", "followee"]

@@ -32,3 +32,32 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} -> {self.followee_id}"
+
+
+class FollowEvent(models.Model):
+    """The append-only log of follows and unfollows. The Follow table is the
+    graph now; this log is the graph as of any time, which the training
+    features need: an unfollow deletes its Follow row, and must not change
+    the features of impressions served before it. Written by users.services
+    in the same transaction as the edge it records; rows are only inserted."""
+
+    class Kind(models.TextChoices):
+        FOLLOW = "follow"
+        UNFOLLOW = "unfollow"
+
+    # The composite (follower, followee, created_at) index below serves follower lookups.
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Training reads the log up to a time.
+            models.Index(fields=["created_at"], name="follow_event_time_idx"),
+            # One edge's history, in order.
+            models.Index(fields=["follower", "followee", "created_at"], name="follow_event_edge_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.follower_id} -> {self.followee_id}"

@@ -1,10 +1,13 @@
 """Writes on users and the follow graph. Every write goes through here."""
 
+from datetime import datetime
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from users.models import Follow, User
+from users.models import Follow, FollowEvent, User
 
 
 def user_create(*, username: str, password: str, display_name: str = "", bio: str = "") -> User:
@@ -24,14 +27,29 @@ def user_create(*, username: str, password: str, display_name: str = "", bio: st
     return user
 
 
-def follow_create(*, follower: User, followee: User) -> Follow:
-    """Follow `followee`. Idempotent: following twice keeps one edge."""
+@transaction.atomic
+def follow_create(*, follower: User, followee: User, at: datetime | None = None) -> Follow:
+    """Follow `followee`. Idempotent: following twice keeps one edge. A new
+    edge is also appended to the follow log (FollowEvent). `at`: the
+    simulator's simulated time."""
     if follower.pk == followee.pk:
         raise ValidationError({"username": "You cannot follow yourself."})
-    follow, _ = Follow.objects.get_or_create(follower=follower, followee=followee)
+    follow, created = Follow.objects.get_or_create(
+        follower=follower, followee=followee, defaults={"created_at": at or timezone.now()}
+    )
+    if created:
+        FollowEvent.objects.create(
+            follower=follower, followee=followee, kind=FollowEvent.Kind.FOLLOW, created_at=follow.created_at
+        )
     return follow
 
 
-def follow_delete(*, follower: User, followee: User) -> None:
-    """Unfollow. Idempotent: unfollowing someone not followed is a no-op."""
-    Follow.objects.filter(follower=follower, followee=followee).delete()
+@transaction.atomic
+def follow_delete(*, follower: User, followee: User, at: datetime | None = None) -> None:
+    """Unfollow. Idempotent: unfollowing someone not followed is a no-op. A
+    removed edge is appended to the follow log (FollowEvent)."""
+    removed, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    if removed:
+        FollowEvent.objects.create(
+            follower=follower, followee=followee, kind=FollowEvent.Kind.UNFOLLOW, created_at=at or timezone.now()
+        )
