@@ -7,7 +7,26 @@ only events strictly before t: served, t is the build time; in training, the
 impression's time, so an engagement can never leak into the features of its
 own impression. Two evaluators implement the one definition: batched SQL for
 one viewer's candidates (ranking.serving.features) and sorted-array counting
-over the whole log (ranking.training.examples). A parity test holds them equal.
+over the whole log (ranking.training.examples). A parity test holds them
+equal, and the `feature_skew` command checks what was actually served.
+
+What "as of t" means, for both:
+- t is a whole millisecond (`as_of`): training counts in milliseconds, so a
+  build time is rounded down to one, and an event in the same millisecond
+  as t is counted by neither.
+- Every count has a window ending at t: the viewer-author affinity, the
+  viewer's mean dwell, the text profile and a tweet's own engagements (its
+  counts, mean log dwell and followees who engaged) over AFFINITY_WINDOW;
+  the author's output and reception and the viewer's activity over
+  RECENT_WINDOW. Nothing counts all-time, so neither evaluator depends on
+  how far back it can read.
+- Follows are history: an edge (and a follower count) is what the follow
+  log says it was at t. Serving reads the graph at its build time, which is
+  the same thing; training reads the log (users.FollowEvent), so an
+  unfollow never changes the features of impressions served before it.
+  "Followees who engaged" counts the people followed at t, whenever they
+  engaged within the window.
+- Training labels an impression only once its ATTRIBUTION_WINDOW is over.
 
 Plain Python, no numpy import: the web process reads FEATURE_SPEC_VERSION
 from here and must stay light. The arrays below are only indexed.
@@ -15,8 +34,9 @@ from here and must stay light. The arrays below are only indexed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -28,7 +48,7 @@ if TYPE_CHECKING:
 
 # Raise it whenever a feature's meaning, order or count changes: a model
 # trained on another spec is refused by the registry and by the scorer.
-FEATURE_SPEC_VERSION = 6
+FEATURE_SPEC_VERSION = 7
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
@@ -98,6 +118,18 @@ AUTHOR_COUNTS = {  # what the author's tweets received, over RECENT_WINDOW
 ACTIONS = (Kind.LIKE, Kind.REPLY, Kind.RETWEET)
 NEGATIVES = (Kind.HIDE, Kind.REPORT)
 SOCIAL = (Kind.LIKE, Kind.RETWEET)
+
+# What a served feature row was computed under, stored beside it
+# (feed.ServedItem.feature_spec): rows of another spec are not comparable.
+FEATURE_SPEC_FINGERPRINT = hashlib.sha256(
+    repr((FEATURE_SPEC_VERSION, NUMERIC_FEATURES, AFFINITY_WINDOW, RECENT_WINDOW, ATTRIBUTION_WINDOW, HEADS)).encode()
+).hexdigest()[:12]
+
+
+def as_of(at: datetime) -> datetime:
+    """`at` rounded down to its whole millisecond: the time features are
+    computed as of, so that both evaluators count the same events."""
+    return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
 
 
 @dataclass(frozen=True)

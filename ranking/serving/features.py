@@ -29,7 +29,8 @@ from ranking.spec import (
 )
 
 # Dwell times are heavy-tailed: the features average LN(1 + ms), a far steadier
-# estimate of how much a tweet holds people than the mean of raw times.
+# estimate of how much a tweet holds people than the mean of raw times. A
+# tweet's counts are over AFFINITY_WINDOW, as training counts them (ranking.spec).
 TWEET_COUNTS_SQL = statement("""
 SELECT {engagement.tweet},
        COUNT(*) FILTER (WHERE {engagement.kind} = {kind.impression}),
@@ -42,7 +43,8 @@ SELECT {engagement.tweet},
        COUNT(*) FILTER (WHERE {engagement.kind} = {kind.dwell}),
        COALESCE(SUM(LN({engagement.dwell_ms} + 1)) FILTER (WHERE {engagement.kind} = {kind.dwell}), 0)
   FROM {engagement}
- WHERE {engagement.tweet} = ANY(%(tweets)s) AND {engagement.created_at} < %(at)s
+ WHERE {engagement.tweet} = ANY(%(tweets)s)
+   AND {engagement.created_at} >= %(month_ago)s AND {engagement.created_at} < %(at)s
  GROUP BY {engagement.tweet}
 """)
 TWEET_COLUMNS = ("tweet_impressions", "tweet_likes", "tweet_replies", "tweet_retweets", "tweet_negatives")
@@ -160,7 +162,13 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     # Spread to the candidates, then the per-tweet columns.
     numeric = per_author[np.searchsorted(authors, [c.author_id for c in candidates])]
     tweet_ids = [c.tweet_id for c in candidates]
-    rows = fetch(TWEET_COUNTS_SQL, tweets=tweet_ids, followees=list(candidate_set.followee_ids), at=at)
+    rows = fetch(
+        TWEET_COUNTS_SQL,
+        tweets=tweet_ids,
+        followees=list(candidate_set.followee_ids),
+        at=at,
+        month_ago=window["month_ago"],
+    )
     if rows:
         counts = np.array([row[1:] for row in rows], dtype=np.float64)
         at_row = {tweet_id: i for i, tweet_id in enumerate(tweet_ids)}

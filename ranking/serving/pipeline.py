@@ -13,7 +13,7 @@ from ranking.serving.features import serving_features
 from ranking.serving.heuristics import author_diversity
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
-from ranking.spec import weighted_sum
+from ranking.spec import as_of, weighted_sum
 from ranking.store import RankedFeed, RankedItem, ranked_feed_store
 from users.models import User
 
@@ -34,9 +34,11 @@ class Stopwatch:
 
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
-    """Rank every candidate of `user_id`'s feed at `at` with `model`.
+    """Rank every candidate of `user_id`'s feed at `at` (rounded down to its
+    whole millisecond, as training counts) with `model`.
     `timings`, when given, receives each stage's seconds (for benchmarks)."""
     clock = Stopwatch(timings)
+    at = as_of(at)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
     clock.lap("candidates")

@@ -1,12 +1,16 @@
 """Labelled training examples from the engagement log: the training
 evaluator of the spec (ranking.spec), every impression of a period at once,
-each as of its own time, from sorted arrays of the log."""
+each as of its own time, from sorted arrays of the log and of the follow
+log. `features_as_of` is the same evaluator for any (viewer, tweet, author,
+time) queries: the skew report recomputes served features with it."""
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
 from feed.models import Engagement, Tweet
 from ranking.serving.features import empty_batch, mean_or_zero
@@ -30,15 +34,22 @@ from ranking.spec import (
     Kind,
     derived_features,
 )
-from users.models import Follow
+from users.models import FollowEvent
 
 EPOCH = datetime(2000, 1, 1, tzinfo=None)
 TIME_BITS = 40  # milliseconds since EPOCH fit 40 bits until 2034; keys get the other 23
 
 
-def _ms(times: np.ndarray) -> np.ndarray:
-    """Datetimes (numpy datetime64[us]) as int64 milliseconds since EPOCH."""
-    return (times - np.datetime64(EPOCH, "us")).astype("timedelta64[ms]").astype(np.int64)
+def _us(times) -> np.ndarray:
+    """Aware datetimes as int64 microseconds since EPOCH."""
+    naive = np.array([t.astimezone(UTC).replace(tzinfo=None) for t in times], dtype="datetime64[us]")
+    return (naive - np.datetime64(EPOCH, "us")).astype(np.int64)
+
+
+def _ms(times) -> np.ndarray:
+    """Aware datetimes as int64 whole milliseconds since EPOCH (rounded down,
+    as ranking.spec.as_of rounds the serving time)."""
+    return _us(times) // 1000
 
 
 class AsOfCounter:
@@ -86,49 +97,134 @@ def _log_arrays(*, since: datetime, until: datetime) -> dict[str, np.ndarray]:
         .values_list("user_id", "tweet_id", "tweet__author_id", "kind", "dwell_ms", "created_at", "feed_request_id")
     )
     columns = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    us = _us(columns[5])
     return {
         "user": np.array(columns[0], dtype=np.int64),
         "tweet": np.array(columns[1], dtype=np.int64),
         "author": np.array(columns[2], dtype=np.int64),
         "kind": np.array(columns[3], dtype=object),
         "dwell": np.array([d or 0 for d in columns[4]], dtype=np.int64),
-        "ms": _ms(np.array([t.replace(tzinfo=None) for t in columns[5]], dtype="datetime64[us]")),
+        "us": us,
+        "ms": us // 1000,
         "feed_request": np.array([str(r) if r else "" for r in columns[6]], dtype=object),
     }
 
 
-def training_examples(*, since: datetime | None = None, until: datetime | None = None) -> Examples:
+class FollowGraph:
+    """The follow graph as of any time, from the follow log (FollowEvent): an
+    edge exists at t when its follows before t outnumber its unfollows before
+    t, and a person's followers at t are their follows before t less their
+    unfollows before t (the log holds a follow only when an edge was made and
+    an unfollow only when one was removed)."""
+
+    def __init__(self, *, until: datetime):
+        rows = list(
+            FollowEvent.objects.filter(created_at__lt=until)
+            .order_by()
+            .values_list("follower_id", "followee_id", "kind", "created_at")
+        )
+        follower = np.array([r[0] for r in rows], dtype=np.int64)
+        followee = np.array([r[1] for r in rows], dtype=np.int64)
+        unfollow = np.array([r[2] == FollowEvent.Kind.UNFOLLOW for r in rows], dtype=bool)
+        ms = _ms([r[3] for r in rows])
+        pair = _pair(follower, followee)
+        self.made, self.removed = AsOfCounter(pair[~unfollow], ms[~unfollow]), AsOfCounter(pair[unfollow], ms[unfollow])
+        self.gained = AsOfCounter(followee[~unfollow], ms[~unfollow])
+        self.lost = AsOfCounter(followee[unfollow], ms[unfollow])
+
+    def follows(self, follower: np.ndarray, followee: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Whether each follower followed each followee at t (ms since EPOCH)."""
+        pair = _pair(follower, followee)
+        return self.made.count(pair, t) > self.removed.count(pair, t)
+
+    def followers(self, followee: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return self.gained.count(followee, t) - self.lost.count(followee, t)
+
+
+def training_examples(
+    *, since: datetime | None = None, until: datetime | None = None, now: datetime | None = None
+) -> Examples:
     """One labelled example per impression in [since, until): its features as
     of the impression, its labels from what the same viewer did to the same
-    tweet within ATTRIBUTION_WINDOW after it."""
+    tweet within ATTRIBUTION_WINDOW after it. The window ends at the latest
+    one ATTRIBUTION_WINDOW before `now` (the clock's, unless given): an
+    impression whose attribution window is still open would be labelled from
+    half its window."""
     first = Engagement.objects.order_by("created_at").values_list("created_at", flat=True).first()
     last = Engagement.objects.order_by("-created_at").values_list("created_at", flat=True).first()
     if first is None:
         return _empty_examples()
     since = since or first
-    until = until or last + timedelta(microseconds=1)
+    until = min(until or last + timedelta(microseconds=1), (now or timezone.now()) - ATTRIBUTION_WINDOW)
+    if until <= since:
+        return _empty_examples()
     log = _log_arrays(since=since - AFFINITY_WINDOW, until=until + ATTRIBUTION_WINDOW)
     kind = log["kind"]
-    start_ms, end_ms = _ms(np.array([since.replace(tzinfo=None), until.replace(tzinfo=None)], dtype="datetime64[us]"))
-    shown = np.flatnonzero((kind == Kind.IMPRESSION) & (log["ms"] >= start_ms) & (log["ms"] < end_ms))
+    start_us, end_us = _us([since, until])
+    shown = np.flatnonzero((kind == Kind.IMPRESSION) & (log["us"] >= start_us) & (log["us"] < end_us))
     if not len(shown):
         return _empty_examples()
     viewer, tweet, author, t = log["user"][shown], log["tweet"][shown], log["author"][shown], log["ms"][shown]
-    n = len(shown)
-    numeric = np.zeros((n, len(NUMERIC_FEATURES)), dtype=np.float32)
+
+    # Labels: the same viewer, the same tweet, within the attribution window.
+    pair = _pair(log["user"], log["tweet"])
+    window = int(ATTRIBUTION_WINDOW.total_seconds() * 1000)
+    labels = {}
+    for head in HEADS:
+        mask = _long_dwell(log) if head == "dwell" else kind == head
+        labels[head] = (AsOfCounter(pair[mask], log["ms"][mask]).count(_pair(viewer, tweet), t + window, t) > 0).astype(
+            np.float32
+        )
+    features = _features(log, FollowGraph(until=until), viewer=viewer, tweet=tweet, author=author, t=t)
+    return Examples(features, labels, log["feed_request"][shown], t / 1000.0 + EPOCH_S)
+
+
+def features_as_of(
+    *, viewer: Sequence[int], tweet: Sequence[int], author: Sequence[int], at: Sequence[datetime]
+) -> FeatureBatch:
+    """The training evaluator's features of any (viewer, tweet, author)
+    queries, each as of its own time `at` (counted in whole milliseconds,
+    as training counts): what training would have computed for an
+    impression of that tweet by that viewer at that time."""
+    if not len(at):
+        return empty_batch()
+    t = _ms(at)
+    until = max(at) + timedelta(milliseconds=1)
+    log = _log_arrays(since=min(at) - AFFINITY_WINDOW - timedelta(milliseconds=1), until=until)
+    return _features(
+        log,
+        FollowGraph(until=until),
+        viewer=np.asarray(viewer, dtype=np.int64),
+        tweet=np.asarray(tweet, dtype=np.int64),
+        author=np.asarray(author, dtype=np.int64),
+        t=t,
+    )
+
+
+def _long_dwell(log: dict[str, np.ndarray]) -> np.ndarray:
+    return (log["kind"] == Kind.DWELL) & (log["dwell"] >= settings.DWELL_LONG_MS)
+
+
+def _features(
+    log: dict[str, np.ndarray],
+    graph: FollowGraph,
+    *,
+    viewer: np.ndarray,
+    tweet: np.ndarray,
+    author: np.ndarray,
+    t: np.ndarray,
+) -> FeatureBatch:
+    """The spec's features of n (viewer, tweet, author) queries, each as of
+    its time t (ms since EPOCH): only events before t count, each within its
+    window. `log` must hold every engagement in [min t - AFFINITY_WINDOW, max t)."""
+    kind = log["kind"]
+    numeric = np.zeros((len(t), len(NUMERIC_FEATURES)), dtype=np.float32)
 
     def counter(mask: np.ndarray, keys: np.ndarray) -> AsOfCounter:
         return AsOfCounter(keys[mask], log["ms"][mask])
 
-    long_dwell = (kind == Kind.DWELL) & (log["dwell"] >= settings.DWELL_LONG_MS)
-    pair, viewer_author = _pair(log["user"], log["tweet"]), _pair(log["user"], log["author"])
-
-    # Labels: the same viewer, the same tweet, within the attribution window.
-    window = int(ATTRIBUTION_WINDOW.total_seconds() * 1000)
-    labels = {}
-    for head in HEADS:
-        mask = long_dwell if head == "dwell" else kind == head
-        labels[head] = (counter(mask, pair).count(_pair(viewer, tweet), t + window, t) > 0).astype(np.float32)
+    long_dwell = _long_dwell(log)
+    viewer_author = _pair(log["user"], log["author"])
 
     tweets = {
         pk: (text, created, reply_to)
@@ -136,26 +232,22 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
             "pk", "text", "created_at", "reply_to_id"
         )
     }
-    created = _ms(np.array([tweets[x][1].replace(tzinfo=None) for x in tweet], dtype="datetime64[us]"))
-    numeric[:, COLUMN["age_h"]] = (t - created) / 3_600_000
+    # The age in microseconds, as serving subtracts the tweet's exact time from its whole-millisecond build time.
+    created_us = _us([tweets[x][1] for x in tweet])
+    numeric[:, COLUMN["age_h"]] = (t * 1000 - created_us) / 3_600_000_000
     numeric[:, COLUMN["is_reply"]] = [tweets[x][2] is not None for x in tweet]
     numeric[:, COLUMN["text_chars"]] = [len(tweets[x][0]) for x in tweet]
 
-    follows = list(Follow.objects.values_list("follower_id", "followee_id", "created_at"))
-    follower = np.array([f[0] for f in follows], dtype=np.int64)
-    followee = np.array([f[1] for f in follows], dtype=np.int64)
-    follow_ms = _ms(np.array([f[2].replace(tzinfo=None) for f in follows], dtype="datetime64[us]"))
-    edges = AsOfCounter(_pair(follower, followee), follow_ms)
-    numeric[:, COLUMN["follows_author"]] = edges.count(_pair(viewer, author), t) > 0
-    numeric[:, COLUMN["author_follows_viewer"]] = edges.count(_pair(author, viewer), t) > 0
-    numeric[:, COLUMN["author_followers"]] = AsOfCounter(followee, follow_ms).count(author, t)
-
-    for event_kind, name in TWEET_COUNTS.items():
-        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["tweet"]).count(tweet, t)
-    numeric[:, COLUMN["followees_engaged"]] = _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms)
+    numeric[:, COLUMN["follows_author"]] = graph.follows(viewer, author, t)
+    numeric[:, COLUMN["author_follows_viewer"]] = graph.follows(author, viewer, t)
+    numeric[:, COLUMN["author_followers"]] = graph.followers(author, t)
 
     since_30d = t - int(AFFINITY_WINDOW.total_seconds() * 1000)
     since_7d = t - int(RECENT_WINDOW.total_seconds() * 1000)
+    for event_kind, name in TWEET_COUNTS.items():
+        numeric[:, COLUMN[name]] += counter(kind == event_kind, log["tweet"]).count(tweet, t, since_30d)
+    numeric[:, COLUMN["followees_engaged"]] = _followees_engaged(log, graph, viewer, tweet, t, since_30d)
+
     for event_kind, name in AFFINITY_COUNTS.items():
         numeric[:, COLUMN[name]] += counter(kind == event_kind, viewer_author).count(
             _pair(viewer, author), t, since_30d
@@ -165,7 +257,7 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     )
     dwell = kind == Kind.DWELL
 
-    def log_dwell_mean(keys: np.ndarray, queries: np.ndarray, t_lo: np.ndarray | None = None):
+    def log_dwell_mean(keys: np.ndarray, queries: np.ndarray, t_lo: np.ndarray):
         """Mean log(1 + dwell ms) of the dwells with each query key in [t_lo, t), and their count."""
         dwelt = AsOfCounter(keys[dwell], log["ms"][dwell], np.log1p(log["dwell"][dwell]))
         count = dwelt.count(queries, t, t_lo)
@@ -175,12 +267,12 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     numeric[:, COLUMN["viewer_mean_log_dwell"]] = viewer_log_dwell
     author_mean, author_dwells = log_dwell_mean(viewer_author, _pair(viewer, author), since_30d)
     numeric[:, COLUMN["aff_dwell_lift"]] = np.where(author_dwells > 0, author_mean - viewer_log_dwell, 0.0)
-    numeric[:, COLUMN["tweet_mean_log_dwell"]] = log_dwell_mean(log["tweet"], tweet)[0]
+    numeric[:, COLUMN["tweet_mean_log_dwell"]] = log_dwell_mean(log["tweet"], tweet, since_30d)[0]
     numeric[:, COLUMN["author_mean_log_dwell_7d"]] = log_dwell_mean(log["author"], author, since_7d)[0]
 
     authored = Tweet.objects.filter(author_id__in=set(author.tolist()), retweet_of__isnull=True)
     author_rows = list(authored.values_list("author_id", "created_at"))
-    author_tweet_ms = _ms(np.array([r[1].replace(tzinfo=None) for r in author_rows], dtype="datetime64[us]"))
+    author_tweet_ms = _ms([r[1] for r in author_rows])
     author_keys = np.array([r[0] for r in author_rows], dtype=np.int64)
     numeric[:, COLUMN["author_tweets_7d"]] = AsOfCounter(author_keys, author_tweet_ms).count(author, t, since_7d)
     for event_kind, name in AUTHOR_COUNTS.items():
@@ -191,27 +283,43 @@ def training_examples(*, since: datetime | None = None, until: datetime | None =
     )
     numeric[:, COLUMN["viewer_actions_7d"]] = counter(np.isin(kind, ACTIONS), log["user"]).count(viewer, t, since_7d)
 
-    features = FeatureBatch(
+    return FeatureBatch(
         derived_features(numeric), np.array([tweets[x][0] for x in tweet], dtype=object), viewer, author
     )
-    return Examples(features, labels, log["feed_request"][shown], t / 1000.0 + EPOCH_S)
 
 
 EPOCH_S = (EPOCH - datetime(1970, 1, 1)).total_seconds()
 
 
-def _followees_engaged(log, viewer, tweet, t, follower, followee, follow_ms) -> np.ndarray:
-    """How many of the viewer's followees liked or retweeted the tweet before t."""
+def _followees_engaged(log, graph: FollowGraph, viewer, tweet, t, since) -> np.ndarray:
+    """How many distinct people the viewer follows at t liked or retweeted
+    the tweet in [since, t). The edge's state at t, not at the engagement:
+    serving counts the engagers among the followees of its build time."""
     social = np.isin(log["kind"], SOCIAL)
-    engagers: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for user, x, ms in zip(log["user"][social], log["tweet"][social], log["ms"][social], strict=True):
-        engagers[int(x)].append((int(user), int(ms)))
-    follow_since = {(int(a), int(b)): int(ms) for a, b, ms in zip(follower, followee, follow_ms, strict=True)}
-    counts = np.zeros(len(viewer), dtype=np.float32)
-    for i, (v, x, ms) in enumerate(zip(viewer.tolist(), tweet.tolist(), t.tolist(), strict=True)):
-        if x in engagers:
-            counts[i] = len({u for u, when in engagers[x] if when < ms and follow_since.get((v, u), ms) < ms})
-    return counts
+    order = np.lexsort((log["ms"][social], log["tweet"][social]))
+    engaged_tweet, engaged_ms = log["tweet"][social][order], log["ms"][social][order]
+    engager = log["user"][social][order]
+    rows, people = [], []
+    for tweet_id, query_rows in _groups(*_sorted(tweet)):
+        lo, hi = np.searchsorted(engaged_tweet, [tweet_id, tweet_id + 1])
+        if lo == hi:
+            continue
+        times, users = engaged_ms[lo:hi], engager[lo:hi]
+        for row in query_rows:
+            within = np.unique(users[np.searchsorted(times, since[row]) : np.searchsorted(times, t[row])])
+            rows.append(np.full(len(within), row))
+            people.append(within)
+    if not rows:
+        return np.zeros(len(viewer), dtype=np.float32)
+    rows, people = np.concatenate(rows), np.concatenate(people)
+    followed = graph.follows(viewer[rows], people, t[rows])
+    return np.bincount(rows[followed], minlength=len(viewer)).astype(np.float32)
+
+
+def _sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`keys` sorted, and the rows they came from."""
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
 
 
 def _text_profiles(log, viewer, tweet, t, since) -> np.ndarray:

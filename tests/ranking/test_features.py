@@ -8,10 +8,11 @@ from feed import services
 from feed.models import Engagement
 from ranking.serving.candidates import Candidate, CandidateSet, candidates_for
 from ranking.serving.features import serving_features
-from ranking.spec import COLUMN, NUMERIC_FEATURES
-from ranking.training.examples import training_examples
+from ranking.spec import AFFINITY_WINDOW, ATTRIBUTION_WINDOW, COLUMN, NUMERIC_FEATURES, as_of
+from ranking.training.examples import features_as_of, training_examples
 from simulator.simulation import simulate
 from tests.factories import UserFactory, follow, tweet
+from users import services as user_services
 from users.models import Follow
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,122 @@ def test_training_and_serving_compute_the_same_features():
     for lift in ("aff_dwell_lift", "text_dwell_lift"):  # signed: both signs occur
         assert examples.features.column(lift).min() < 0 < examples.features.column(lift).max()
     assert examples.features.column("author_mean_log_dwell_7d").max() > 0
+
+
+def training_row(examples, viewer, posted) -> np.ndarray:
+    """The features of `viewer`'s impression of `posted` among `examples`."""
+    rows = np.flatnonzero((examples.features.viewer_id == viewer.pk) & (examples.features.text == posted.text))
+    assert len(rows) == 1
+    return examples.features.numeric[rows[0]]
+
+
+def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged():
+    viewer, author, fan, other = UserFactory.create_batch(4)
+    for follower, followee in ((viewer, author), (author, viewer), (viewer, fan), (other, author)):
+        user_services.follow_create(follower=follower, followee=followee, at=T0 - timedelta(days=2))
+    posted = tweet(author, "before the unfollow", at=T0 - timedelta(hours=2))
+    services.like_create(user=fan, tweet=posted, at=T0 - timedelta(hours=1))
+    impression(viewer, posted, T0)
+    now = T0 + timedelta(days=1)
+
+    before = training_row(training_examples(now=now), viewer, posted).copy()
+    for follower, followee in ((viewer, author), (author, viewer), (viewer, fan), (other, author)):
+        user_services.follow_delete(follower=follower, followee=followee, at=T0 + timedelta(minutes=5))
+    after = training_examples(now=now)
+
+    assert training_row(after, viewer, posted).tolist() == before.tolist()
+    features = dict(zip(NUMERIC_FEATURES, before.tolist(), strict=True))
+    assert (features["follows_author"], features["author_follows_viewer"]) == (1, 1)
+    assert (features["author_followers"], features["followees_engaged"]) == (2, 1)
+    # An impression after the unfollows sees them, in both evaluators.
+    later = tweet(author, "after the unfollow", at=T0 + timedelta(minutes=10))
+    services.like_create(user=fan, tweet=later, at=T0 + timedelta(minutes=11))
+    impression(viewer, later, T0 + timedelta(minutes=20))
+    row = dict(zip(NUMERIC_FEATURES, training_row(training_examples(now=now), viewer, later).tolist(), strict=True))
+    assert [row[name] for name in ("follows_author", "author_follows_viewer", "author_followers")] == [0, 0, 0]
+    assert row["followees_engaged"] == 0
+    served = serving_features(
+        candidate_set=CandidateSet(viewer.pk, frozenset(), [candidate(later)]), at=T0 + timedelta(minutes=20)
+    )
+    assert served.numeric[0].tolist() == pytest.approx(list(row.values()))
+
+
+def test_a_refollow_counts_from_its_own_time():
+    viewer, author = UserFactory.create_batch(2)
+    user_services.follow_create(follower=viewer, followee=author, at=T0 - timedelta(days=1))
+    user_services.follow_delete(follower=viewer, followee=author, at=T0 - timedelta(hours=3))
+    user_services.follow_create(follower=viewer, followee=author, at=T0 - timedelta(hours=1))
+    gap = tweet(author, "seen while not following", at=T0 - timedelta(hours=4))
+    back = tweet(author, "seen after following again", at=T0 - timedelta(hours=4))
+    impression(viewer, gap, T0 - timedelta(hours=2))
+    impression(viewer, back, T0)
+
+    examples = training_examples(now=T0 + timedelta(days=1))
+
+    assert training_row(examples, viewer, gap)[COLUMN["follows_author"]] == 0
+    assert training_row(examples, viewer, back)[COLUMN["follows_author"]] == 1
+    assert training_row(examples, viewer, back)[COLUMN["author_followers"]] == 1
+
+
+def test_impressions_whose_attribution_window_is_open_are_not_examples():
+    viewer, author = UserFactory.create_batch(2)
+    now = timezone.now()
+    settled = tweet(author, "settled", at=now - timedelta(hours=3))
+    recent = tweet(author, "still open", at=now - timedelta(hours=3))
+    impression(viewer, settled, now - ATTRIBUTION_WINDOW - timedelta(minutes=1))
+    impression(viewer, recent, now - ATTRIBUTION_WINDOW + timedelta(minutes=1))
+    services.like_create(user=viewer, tweet=recent, at=now - timedelta(minutes=50))
+
+    for examples in (training_examples(), training_examples(until=now + timedelta(days=1))):
+        assert examples.features.text.tolist() == ["settled"]
+    # Given a later "now", the same impression is settled and labelled.
+    later = training_examples(now=now + ATTRIBUTION_WINDOW)
+    assert training_row(later, viewer, recent)[COLUMN["tweet_likes"]] == 0
+    assert later.labels["like"][later.features.text == "still open"].tolist() == [1.0]
+
+
+def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window():
+    viewer, author, old_fan, new_fan = UserFactory.create_batch(4)
+    for fan in (old_fan, new_fan):
+        user_services.follow_create(follower=viewer, followee=fan, at=T0 - timedelta(days=90))
+    posted = tweet(author, "an old tweet", at=T0 - timedelta(days=60))
+    services.like_create(user=old_fan, tweet=posted, at=T0 - AFFINITY_WINDOW - timedelta(minutes=1))
+    services.like_create(user=new_fan, tweet=posted, at=T0 - AFFINITY_WINDOW + timedelta(minutes=1))
+    dwell = services.ClientEvent(posted.pk, "dwell", dwell_ms=5000)
+    services.engagements_log(user=old_fan, events=[dwell], at=T0 - AFFINITY_WINDOW - timedelta(minutes=1))
+    impression(viewer, posted, T0)
+
+    row = training_row(training_examples(since=T0 - timedelta(days=1), now=T0 + timedelta(days=1)), viewer, posted)
+    served = serving_features(
+        candidate_set=CandidateSet(viewer.pk, frozenset([old_fan.pk, new_fan.pk]), [candidate(posted)]), at=T0
+    )
+
+    for features in (row, served.numeric[0]):
+        assert features[COLUMN["tweet_likes"]] == 1
+        assert features[COLUMN["followees_engaged"]] == 1
+        assert features[COLUMN["tweet_mean_log_dwell"]] == 0  # the only dwell is older than the window
+    assert served.numeric[0].tolist() == pytest.approx(row.tolist())
+
+
+def test_an_event_in_the_build_times_millisecond_counts_in_neither_evaluator():
+    viewer, author = UserFactory.create_batch(2)
+    user_services.follow_create(follower=viewer, followee=author, at=T0 - timedelta(days=1))
+    posted = tweet(author, "a busy millisecond", at=T0 - timedelta(hours=1))
+    build = T0 + timedelta(microseconds=700)  # a build time with a part-millisecond
+    for at in (T0 - timedelta(microseconds=1), T0, T0 + timedelta(microseconds=300), build):
+        services.like_create(user=UserFactory(), tweet=posted, at=at)
+
+    served = serving_features(
+        candidate_set=CandidateSet(viewer.pk, frozenset([author.pk]), [candidate(posted)]), at=as_of(build)
+    )
+    trained = features_as_of(viewer=[viewer.pk], tweet=[posted.pk], author=[author.pk], at=[as_of(build)])
+
+    # Only the like of the millisecond before counts; the build's own millisecond is in neither.
+    assert served.column("tweet_likes").tolist() == trained.column("tweet_likes").tolist() == [1]
+    assert served.numeric.tolist() == trained.numeric.tolist()
+    # Without the rounding, serving would count two of the same-millisecond likes that training cannot see.
+    unrounded = serving_features(
+        candidate_set=CandidateSet(viewer.pk, frozenset([author.pk]), [candidate(posted)]), at=build
+    )
+    assert unrounded.column("tweet_likes").tolist() == [3]
+    assert as_of(build) == T0
