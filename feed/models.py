@@ -158,6 +158,9 @@ class FeedRequest(models.Model):
     model_version = models.CharField(max_length=64, blank=True)
     variant = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the ranked list it served was built: the time its items' features
+    # are as of (null for the latest timeline).
+    built_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], name="feed_request_time_idx")]
@@ -174,6 +177,12 @@ class ServedItem(models.Model):
     tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="+", db_index=False)
     position = models.PositiveIntegerField()
     score = models.FloatField(null=True, blank=True)
+    # The numeric feature row the ranker scored it with (ranking.spec
+    # NUMERIC_FEATURES, float32 values), and the spec's fingerprint: what the
+    # feature_skew report compares with training's recomputation. Null and
+    # blank for the latest timeline, and when the row was lost with Redis.
+    features = models.JSONField(null=True, blank=True)
+    feature_spec = models.CharField(max_length=16, blank=True)
 
     def __str__(self) -> str:
         return f"{self.feed_request_id} #{self.position}: {self.tweet_id}"

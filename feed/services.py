@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
-from ranking.feeds import RankedPage, ranked_page, tweet_posted
+from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
 from users.models import User
 
 
@@ -218,9 +218,16 @@ def reports_resolve(*, reports) -> int:
 
 
 def feed_request_create(
-    *, user: User, mode: str, model_version: str = "", variant: str = "", at: datetime | None = None
+    *,
+    user: User,
+    mode: str,
+    model_version: str = "",
+    variant: str = "",
+    at: datetime | None = None,
+    built_at: datetime | None = None,
 ) -> FeedRequest:
-    """Record one feed load; its id tags every event logged from it."""
+    """Record one feed load; its id tags every event logged from it.
+    `built_at`: when the ranked list it serves was built."""
     return FeedRequest.objects.create(
         id=uuid.uuid4(),
         user=user,
@@ -228,6 +235,7 @@ def feed_request_create(
         model_version=model_version,
         variant=variant,
         created_at=at or timezone.now(),
+        built_at=built_at,
     )
 
 
@@ -320,7 +328,7 @@ def feed_read(
 
 def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at) -> FeedPage:
     feed_request = feed_request or feed_request_create(
-        user=viewer, mode=FeedRequest.Mode.RANKED, model_version=page.model_version, at=at
+        user=viewer, mode=FeedRequest.Mode.RANKED, model_version=page.model_version, at=at, built_at=page.built_at
     )
     ranked = {item.tweet_id: (start + offset, item) for offset, item in enumerate(page.items)}
     items = []
@@ -328,13 +336,33 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
         position, item = ranked[tweet.pk]
         items.append(FeedItem(tweet, position, item.score, item.reasons))
     next_cursor = FeedCursor(feed_request.pk, start + len(page.items)).encode() if page.has_more else None
-    _served_record(feed_request=feed_request, items=items)
+    features = {}
+    # A scroll that outlived its list (rebuilt since) serves another build's
+    # rows: they are not as of its request's built_at, so none are kept.
+    if feed_request.built_at == page.built_at:
+        features = served_features(user_id=viewer.pk, page=page, tweet_ids=[i.tweet.pk for i in items])
+    _served_record(feed_request=feed_request, items=items, features=features, feature_spec=page.feature_spec)
     return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor)
 
 
-def _served_record(*, feed_request: FeedRequest, items: list[FeedItem]) -> None:
-    """What was served, where, with what score: one insert. Kept apart from
-    the impression events, which say what a person actually saw."""
+def _served_record(
+    *, feed_request: FeedRequest, items: list[FeedItem], features: dict | None = None, feature_spec: str = ""
+) -> None:
+    """What was served, where, with what score and, for ranked items, the
+    feature row it was scored with (`features`: tweet id -> floats): one
+    insert. Kept apart from the impression events, which say what a person
+    actually saw."""
+    features = features or {}
     ServedItem.objects.bulk_create(
-        [ServedItem(feed_request=feed_request, tweet_id=i.tweet.pk, position=i.position, score=i.score) for i in items]
+        [
+            ServedItem(
+                feed_request=feed_request,
+                tweet_id=i.tweet.pk,
+                position=i.position,
+                score=i.score,
+                features=features.get(i.tweet.pk),
+                feature_spec=feature_spec if i.tweet.pk in features else "",
+            )
+            for i in items
+        ]
     )

@@ -1,5 +1,6 @@
 """The ranking as the web process sees it, and all it imports of `ranking`:
-read a page of a stored ranked list, ask for a build, say a tweet was posted.
+read a page of a stored ranked list and the feature rows it was scored
+with, ask for a build, say a tweet was posted.
 
 No TensorFlow, no worker code: builds and fan-out run in Celery workers,
 enqueued by task name. Any failure of Redis or the broker reads as "no
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.celery import enqueue
-from ranking.store import RankedItem, building_mark, ranked_feed_get, ranked_feed_is_fresh
+from ranking.store import RankedItem, building_mark, ranked_features_get, ranked_feed_get, ranked_feed_is_fresh
 
-__all__ = ["RankedItem", "RankedPage", "feed_build_request", "ranked_page", "tweet_posted"]
+__all__ = ["RankedItem", "RankedPage", "feed_build_request", "ranked_page", "served_features", "tweet_posted"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class RankedPage:
     model_version: str
     items: list[RankedItem]
     has_more: bool
+    built_at: datetime | None = None  # when the list was built: the time its features are as of
+    feature_spec: str = ""  # the feature-spec fingerprint the list was built under
 
 
 def feed_build_request(*, user_id: int) -> None:
@@ -48,4 +51,14 @@ def ranked_page(
         model_version=feed.model_version,
         items=feed.items[offset : offset + limit],
         has_more=offset + limit < len(feed.items),
+        built_at=feed.built_at,
+        feature_spec=feed.feature_spec,
     )
+
+
+def served_features(*, user_id: int, page: RankedPage, tweet_ids: list[int]) -> dict[int, list[float]]:
+    """The feature rows `page`'s list scored these tweets with (tweet id ->
+    floats), in one cache read; missing where Redis lost them or is down."""
+    if page.built_at is None or not tweet_ids:
+        return {}
+    return ranked_features_get(user_id=user_id, built_at=page.built_at, tweet_ids=tweet_ids)

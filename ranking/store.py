@@ -1,9 +1,11 @@
 """The stored ranked lists, in Redis (through the Django cache): one per
-user, with its stale and building marks. Derived data: any list can be
-rebuilt from PostgreSQL, and a Redis failure reads as "no list"."""
+user, with its stale and building marks, and beside it the feature row each
+item was scored with. Derived data: any list can be rebuilt from
+PostgreSQL, and a Redis failure reads as "no list" (or "no features")."""
 
-from dataclasses import dataclass
-from datetime import datetime
+import struct
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,8 +26,13 @@ class RankedItem:
 class RankedFeed:
     user_id: int
     model_version: str
-    built_at: datetime
+    built_at: datetime  # the time its features are as of
     items: list[RankedItem]
+    feature_spec: str = ""  # ranking.spec.FEATURE_SPEC_FINGERPRINT of the build
+    # Each item's feature row as the build scored it (little-endian float32
+    # bytes), when given to the store; a list read back does not carry them
+    # (ranked_features_get reads one page's).
+    features: list[bytes] | None = field(default=None, compare=False, repr=False)
 
 
 def _key(user_id: int) -> str:
@@ -40,16 +47,36 @@ def _building_key(user_id: int) -> str:
     return f"ranked-feed-building:{user_id}"
 
 
+def _features_key(user_id: int, tweet_id: int) -> str:
+    return f"ranked-feed-features:{user_id}:{tweet_id}"
+
+
+def _stamp(built_at: datetime) -> int:
+    """A build's identity in its feature rows: its time in whole milliseconds."""
+    return (built_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
 def ranked_feed_store(*, feed: RankedFeed) -> None:
-    """Store a freshly built list, trimmed, and clear its stale mark."""
+    """Store a freshly built list, trimmed, and clear its stale mark. The
+    items' feature rows, when the feed has them, go beside it in the same
+    write, one key per (user, tweet) so a page reads only its own rows, each
+    stamped with its build so that a row left by an earlier build is never
+    taken for this one's."""
+    items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
     payload = {
         "model_version": feed.model_version,
         "built_at": feed.built_at.isoformat(),
-        "items": [
-            [i.tweet_id, round(i.score, 6), list(i.reasons)] for i in feed.items[: settings.RANKED_FEED_MAX_ITEMS]
-        ],
+        "feature_spec": feed.feature_spec,
+        "items": [[i.tweet_id, round(i.score, 6), list(i.reasons)] for i in items],
     }
-    cache.set(_key(feed.user_id), payload, timeout=settings.RANKED_FEED_TTL_S)
+    entries = {_key(feed.user_id): payload}
+    if feed.features is not None:
+        stamp = _stamp(feed.built_at)
+        rows = feed.features[: settings.RANKED_FEED_MAX_ITEMS]
+        entries |= {
+            _features_key(feed.user_id, item.tweet_id): (stamp, row) for item, row in zip(items, rows, strict=True)
+        }
+    cache.set_many(entries, timeout=settings.RANKED_FEED_TTL_S)
     cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
 
 
@@ -58,7 +85,21 @@ def ranked_feed_get(*, user_id: int) -> RankedFeed | None:
     if payload is None:
         return None
     items = [RankedItem(tweet_id, score, tuple(reasons)) for tweet_id, score, reasons in payload["items"]]
-    return RankedFeed(user_id, payload["model_version"], datetime.fromisoformat(payload["built_at"]), items)
+    built_at = datetime.fromisoformat(payload["built_at"])
+    return RankedFeed(user_id, payload["model_version"], built_at, items, payload.get("feature_spec", ""))
+
+
+def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:
+    """The feature rows the list built at `built_at` scored these tweets
+    with, in one read: tweet id -> floats. Rows of another build, expired
+    ones, and all of them when Redis is down, are missing."""
+    stamp = _stamp(built_at)
+    keys = {_features_key(user_id, tweet_id): tweet_id for tweet_id in tweet_ids}
+    rows = {}
+    for key, (row_stamp, row) in cache.get_many(list(keys)).items():
+        if row_stamp == stamp:
+            rows[keys[key]] = list(struct.unpack(f"<{len(row) // 4}f", row))
+    return rows
 
 
 def ranked_feed_is_fresh(*, feed: RankedFeed, at: datetime | None = None) -> bool:

@@ -13,7 +13,7 @@ from ranking.serving.features import serving_features
 from ranking.serving.heuristics import author_diversity
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
-from ranking.spec import as_of, weighted_sum
+from ranking.spec import FEATURE_SPEC_FINGERPRINT, as_of, weighted_sum
 from ranking.store import RankedFeed, RankedItem, ranked_feed_store
 from users.models import User
 
@@ -35,7 +35,8 @@ class Stopwatch:
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
     """Rank every candidate of `user_id`'s feed at `at` (rounded down to its
-    whole millisecond, as training counts) with `model`.
+    whole millisecond, as training counts) with `model`. The feed's items
+    keep the float32 feature rows they were scored with (`features`).
     `timings`, when given, receives each stage's seconds (for benchmarks)."""
     clock = Stopwatch(timings)
     at = as_of(at)
@@ -45,7 +46,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     features = serving_features(candidate_set=candidate_set, at=at)
     clock.lap("features")
     if not candidates:
-        return RankedFeed(user_id, model.name, at, [])
+        return RankedFeed(user_id, model.name, at, [], FEATURE_SPEC_FINGERPRINT)
     # The metric's own weights: the ranker optimises what the metric measures.
     scores = weighted_sum(model.scorer.predict(features))
     clock.lap("scoring")
@@ -66,7 +67,10 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
         for candidate, score, row in zip(shown, adjusted[order].tolist(), rows, strict=True)
     ]
     clock.lap("heuristics")
-    return RankedFeed(user_id, model.name, at, items)
+    # Little-endian float32, exactly what the model was given: the read path
+    # copies each served item's row into its ServedItem.
+    served_rows = features.numeric[order].astype("<f4")
+    return RankedFeed(user_id, model.name, at, items, FEATURE_SPEC_FINGERPRINT, [row.tobytes() for row in served_rows])
 
 
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:

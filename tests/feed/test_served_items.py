@@ -1,0 +1,96 @@
+"""What a feed request served: each ranked item with the feature row it was
+scored with and the feature spec's fingerprint, the request with the time
+its list was built; the latest timeline with neither."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from feed.models import FeedRequest, ServedItem
+from ranking.serving.pipeline import feed_build
+from ranking.spec import FEATURE_SPEC_FINGERPRINT, NUMERIC_FEATURES
+from ranking.store import _features_key
+from tests.factories import UserFactory, follow, tweet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def built(api_for, active_model):
+    """A viewer following two authors, and their ranked list, built at a time
+    with a part-millisecond."""
+    client = api_for()
+    authors = UserFactory.create_batch(2)
+    follow(client.user, *authors)
+    for n in range(6):
+        tweet(authors[n % 2], f"tweet {n} about rivers")
+    now = timezone.now()
+    feed = feed_build(user_id=client.user.pk, at=now.replace(microsecond=now.microsecond // 1000 * 1000 + 321))
+    return client, feed
+
+
+def served(feed_request_id):
+    return list(ServedItem.objects.filter(feed_request_id=feed_request_id).order_by("position"))
+
+
+def test_ranked_items_keep_the_features_they_were_scored_with(built, django_assert_num_queries):
+    client, feed = built
+    rows = {item.tweet_id: row for item, row in zip(feed.items, feed.features, strict=True)}
+
+    # The feed request, the page of tweets and the served-items insert: as without features.
+    with django_assert_num_queries(3):
+        body = client.get("/api/feed/?mode=ranked&limit=4").json()
+    rest = client.get(body["next"]).json()
+
+    assert body["ranking"] == "ranked"
+    assert feed.built_at.microsecond % 1000 == 0  # the build's as-of time is a whole millisecond
+    assert FeedRequest.objects.get(pk=body["feed_request"]).built_at == feed.built_at
+    items = served(body["feed_request"])
+    assert [i.tweet_id for i in items] == [i["id"] for i in body["results"] + rest["results"]]
+    assert len(items) == 6
+    for item in items:
+        assert item.feature_spec == FEATURE_SPEC_FINGERPRINT
+        assert len(item.features) == len(NUMERIC_FEATURES)
+        assert item.features == np.frombuffer(rows[item.tweet_id], "<f4").tolist()
+    assert max(item.features[NUMERIC_FEATURES.index("follows_author")] for item in items) == 1
+
+
+def test_the_latest_timeline_serves_no_features(built):
+    client, _ = built
+
+    body = client.get("/api/feed/?mode=latest").json()
+
+    assert FeedRequest.objects.get(pk=body["feed_request"]).built_at is None
+    assert {(i.features, i.feature_spec) for i in served(body["feed_request"])} == {(None, "")}
+
+
+def test_rows_lost_from_the_cache_leave_the_page_served_without_features(built):
+    client, feed = built
+    cache.delete_many([_features_key(client.user.pk, item.tweet_id) for item in feed.items[:2]])
+
+    body = client.get("/api/feed/?mode=ranked&limit=3").json()
+
+    assert body["ranking"] == "ranked" and len(body["results"]) == 3
+    items = served(body["feed_request"])
+    assert [(i.features is None, i.feature_spec) for i in items] == [
+        (True, ""),
+        (True, ""),
+        (False, FEATURE_SPEC_FINGERPRINT),
+    ]
+
+
+def test_a_scroll_onto_a_rebuilt_list_keeps_no_features_of_another_build(built):
+    client, feed = built
+    first = client.get("/api/feed/?mode=ranked&limit=2").json()
+    feed_build(user_id=client.user.pk, at=feed.built_at + timedelta(seconds=1))
+
+    second = client.get(first["next"]).json()
+
+    assert second["feed_request"] == first["feed_request"]
+    assert FeedRequest.objects.get(pk=first["feed_request"]).built_at == feed.built_at
+    items = served(first["feed_request"])
+    assert [i.feature_spec for i in items] == [FEATURE_SPEC_FINGERPRINT] * 2 + [""] * (len(items) - 2)
+    assert all(i.features is None for i in items[2:]) and len(items) > 2

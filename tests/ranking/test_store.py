@@ -1,0 +1,70 @@
+"""The stored lists' feature rows: written with the list in one write, read
+for one page in one read, never mixed across builds."""
+
+import struct
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from ranking.feeds import RankedPage, served_features
+from ranking.spec import as_of
+from ranking.store import RankedFeed, RankedItem, ranked_features_get, ranked_feed_get, ranked_feed_store
+
+pytestmark = pytest.mark.django_db
+
+
+def row(*values: float) -> bytes:
+    return struct.pack(f"<{len(values)}f", *values)
+
+
+def feed(user_id, built_at, rows=None, spec="abc123") -> RankedFeed:
+    items = [RankedItem(10, 2.0, ()), RankedItem(11, 1.0, ()), RankedItem(12, 0.5, ())]
+    return RankedFeed(user_id, "v1", built_at, items, spec, rows)
+
+
+def test_rows_are_stored_with_the_list_in_one_write_and_read_for_a_page_in_one(monkeypatch):
+    built_at = as_of(timezone.now())
+    writes, reads = [], []
+    monkeypatch.setattr(cache, "set", lambda *a, **k: writes.append("set"))
+    set_many, get_many = cache.set_many, cache.get_many
+    monkeypatch.setattr(cache, "set_many", lambda *a, **k: writes.append("set_many") or set_many(*a, **k))
+    monkeypatch.setattr(cache, "get_many", lambda *a, **k: reads.append("get_many") or get_many(*a, **k))
+
+    ranked_feed_store(feed=feed(7, built_at, [row(1, 0.1), row(2, 0.2), row(3, 1e-7)]))
+    stored = ranked_feed_get(user_id=7)
+    rows = ranked_features_get(user_id=7, built_at=stored.built_at, tweet_ids=[11, 12, 99])
+
+    assert writes == ["set_many"]
+    assert reads == ["get_many"]
+    assert (stored.built_at, stored.feature_spec) == (built_at, "abc123")
+    # float32 values, exactly: 0.2 comes back as the float32 nearest to it.
+    assert rows == {11: [2.0, struct.unpack("<f", struct.pack("<f", 0.2))[0]], 12: [3.0, pytest.approx(1e-7)]}
+
+
+def test_rows_of_an_earlier_build_are_never_taken_for_a_later_ones():
+    first = as_of(timezone.now())
+    ranked_feed_store(feed=feed(7, first, [row(1), row(2), row(3)]))
+    later = first + timedelta(milliseconds=1)
+    ranked_feed_store(feed=feed(7, later))  # a build that kept no rows
+
+    assert ranked_features_get(user_id=7, built_at=later, tweet_ids=[10, 11, 12]) == {}
+    assert ranked_features_get(user_id=7, built_at=first, tweet_ids=[10]) == {10: [1.0]}
+    assert ranked_features_get(user_id=8, built_at=first, tweet_ids=[10]) == {}
+
+
+def test_without_redis_a_page_has_no_rows_and_no_error(settings):
+    built_at = as_of(timezone.now())
+    ranked_feed_store(feed=feed(7, built_at, [row(1), row(2), row(3)]))
+    page = RankedPage("v1", [RankedItem(10, 2.0, ())], has_more=False, built_at=built_at, feature_spec="abc123")
+    assert served_features(user_id=7, page=page, tweet_ids=[10]) == {10: [1.0]}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+
+    assert served_features(user_id=7, page=page, tweet_ids=[10]) == {}
