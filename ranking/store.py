@@ -47,8 +47,8 @@ def _building_key(user_id: int) -> str:
     return f"ranked-feed-building:{user_id}"
 
 
-def _features_key(user_id: int, tweet_id: int) -> str:
-    return f"ranked-feed-features:{user_id}:{tweet_id}"
+def _features_key(user_id: int) -> str:
+    return f"ranked-feed-features:{user_id}"
 
 
 def _stamp(built_at: datetime) -> int:
@@ -59,9 +59,10 @@ def _stamp(built_at: datetime) -> int:
 def ranked_feed_store(*, feed: RankedFeed) -> None:
     """Store a freshly built list, trimmed, and clear its stale mark. The
     items' feature rows, when the feed has them, go beside it in the same
-    write, one key per (user, tweet) so a page reads only its own rows, each
-    stamped with its build so that a row left by an earlier build is never
-    taken for this one's."""
+    write, stamped with the build so that rows of another build are never
+    taken for this one's. One entry for all the rows (~70 KB for 500 items),
+    not one per item: the embedded file cache culls at random past 300
+    entries, and would drop lists with them."""
     items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
     payload = {
         "model_version": feed.model_version,
@@ -73,9 +74,10 @@ def ranked_feed_store(*, feed: RankedFeed) -> None:
     if feed.features is not None:
         stamp = _stamp(feed.built_at)
         rows = feed.features[: settings.RANKED_FEED_MAX_ITEMS]
-        entries |= {
-            _features_key(feed.user_id, item.tweet_id): (stamp, row) for item, row in zip(items, rows, strict=True)
-        }
+        entries[_features_key(feed.user_id)] = (
+            stamp,
+            {item.tweet_id: row for item, row in zip(items, rows, strict=True)},
+        )
     cache.set_many(entries, timeout=settings.RANKED_FEED_TTL_S)
     cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
 
@@ -93,13 +95,15 @@ def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int
     """The feature rows the list built at `built_at` scored these tweets
     with, in one read: tweet id -> floats. Rows of another build, expired
     ones, and all of them when Redis is down, are missing."""
-    stamp = _stamp(built_at)
-    keys = {_features_key(user_id, tweet_id): tweet_id for tweet_id in tweet_ids}
-    rows = {}
-    for key, (row_stamp, row) in cache.get_many(list(keys)).items():
-        if row_stamp == stamp:
-            rows[keys[key]] = list(struct.unpack(f"<{len(row) // 4}f", row))
-    return rows
+    stored = cache.get(_features_key(user_id))
+    if stored is None or stored[0] != _stamp(built_at):
+        return {}
+    rows = stored[1]
+    return {
+        tweet_id: list(struct.unpack(f"<{len(rows[tweet_id]) // 4}f", rows[tweet_id]))
+        for tweet_id in tweet_ids
+        if tweet_id in rows
+    }
 
 
 def ranked_feed_is_fresh(*, feed: RankedFeed, at: datetime | None = None) -> bool:

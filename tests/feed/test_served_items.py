@@ -68,18 +68,13 @@ def test_the_latest_timeline_serves_no_features(built):
 
 
 def test_rows_lost_from_the_cache_leave_the_page_served_without_features(built):
-    client, feed = built
-    cache.delete_many([_features_key(client.user.pk, item.tweet_id) for item in feed.items[:2]])
+    client, _ = built
+    cache.delete(_features_key(client.user.pk))
 
     body = client.get("/api/feed/?mode=ranked&limit=3").json()
 
     assert body["ranking"] == "ranked" and len(body["results"]) == 3
-    items = served(body["feed_request"])
-    assert [(i.features is None, i.feature_spec) for i in items] == [
-        (True, ""),
-        (True, ""),
-        (False, FEATURE_SPEC_FINGERPRINT),
-    ]
+    assert {(i.features, i.feature_spec) for i in served(body["feed_request"])} == {(None, "")}
 
 
 def test_a_scroll_onto_a_rebuilt_list_keeps_no_features_of_another_build(built):

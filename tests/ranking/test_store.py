@@ -26,18 +26,21 @@ def feed(user_id, built_at, rows=None, spec="abc123") -> RankedFeed:
 
 def test_rows_are_stored_with_the_list_in_one_write_and_read_for_a_page_in_one(monkeypatch):
     built_at = as_of(timezone.now())
-    writes, reads = [], []
-    monkeypatch.setattr(cache, "set", lambda *a, **k: writes.append("set"))
-    set_many, get_many = cache.set_many, cache.get_many
-    monkeypatch.setattr(cache, "set_many", lambda *a, **k: writes.append("set_many") or set_many(*a, **k))
-    monkeypatch.setattr(cache, "get_many", lambda *a, **k: reads.append("get_many") or get_many(*a, **k))
+    ranked_feed_store(feed=feed(7, built_at))
+    stored = ranked_feed_get(user_id=7)
+    calls = []
+    for name in ("set", "set_many", "get", "get_many"):
+        method = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda *a, _name=name, _method=method, **k: calls.append(_name) or _method(*a, **k)
+        )
 
     ranked_feed_store(feed=feed(7, built_at, [row(1, 0.1), row(2, 0.2), row(3, 1e-7)]))
-    stored = ranked_feed_get(user_id=7)
+    writes = calls[:]
     rows = ranked_features_get(user_id=7, built_at=stored.built_at, tweet_ids=[11, 12, 99])
 
     assert writes == ["set_many"]
-    assert reads == ["get_many"]
+    assert calls[len(writes) :] == ["get"]
     assert (stored.built_at, stored.feature_spec) == (built_at, "abc123")
     # float32 values, exactly: 0.2 comes back as the float32 nearest to it.
     assert rows == {11: [2.0, struct.unpack("<f", struct.pack("<f", 0.2))[0]], 12: [3.0, pytest.approx(1e-7)]}
