@@ -111,8 +111,10 @@ def train_ranker(
     validation_share: float = 0.2,
     seed: int = 0,
 ) -> TrainingResult:
-    """Train a ranker on the impressions in [since, until), validate it on
-    the latest `validation_share` of them, register it as a candidate and
+    """Train a ranker on the impressions in [since, until), ending at the
+    latest one ATTRIBUTION_WINDOW before now (an impression is used only
+    once its labels are complete), validate it on the latest
+    `validation_share` of them, register it as a candidate and
     activate it when it beats the active version's NDCG@10 on the same
     slice, when none is active, or when `activate` is set.
 

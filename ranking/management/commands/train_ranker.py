@@ -27,7 +27,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--since", type=parse_day, help="first day of impressions to use, YYYY-MM-DD")
-        parser.add_argument("--until", type=parse_day, help="last day (inclusive), YYYY-MM-DD")
+        parser.add_argument(
+            "--until", type=parse_day, help="last day (inclusive), YYYY-MM-DD; never later than an hour ago"
+        )
         parser.add_argument("--activate", action="store_true", help="activate the new version whatever its metrics")
         parser.add_argument("--epochs", type=int, help="passes over the training impressions")
 

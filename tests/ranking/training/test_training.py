@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from feed import services
 from ranking.management.commands.train_ranker import metrics_table
 from ranking.models import ModelVersion
 from ranking.registry import active_version, register, version_activate
@@ -19,6 +21,7 @@ from ranking.training.fit import fit
 from ranking.training.network import build_model, positive_rates
 from ranking.training.synthetic import synthetic_examples
 from simulator.simulation import simulate
+from tests.factories import UserFactory, tweet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 Status = ModelVersion.Status
@@ -60,6 +63,18 @@ def test_time_split_validates_on_the_latest_whole_requests():
 def test_an_empty_log_is_refused_and_nothing_registered():
     with pytest.raises(training.TrainingError, match="No impressions"):
         training.train_ranker()
+    assert not ModelVersion.objects.exists()
+
+
+def test_impressions_whose_attribution_window_is_open_are_not_trained_on():
+    viewer, author = UserFactory.create_batch(2)
+    posted = tweet(author, "posted just now")
+    services.engagements_log(
+        user=viewer, events=[services.ClientEvent(posted.pk, "impression")], at=timezone.now() - timedelta(minutes=10)
+    )
+
+    with pytest.raises(training.TrainingError, match="No impressions"):
+        training.train_ranker(until=timezone.now() + timedelta(days=1))
     assert not ModelVersion.objects.exists()
 
 
