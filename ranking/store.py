@@ -29,10 +29,11 @@ class RankedFeed:
     built_at: datetime  # the time its features are as of
     items: list[RankedItem]
     feature_spec: str = ""  # ranking.spec.FEATURE_SPEC_FINGERPRINT of the build
-    # Each item's feature row as the build scored it (little-endian float32
-    # bytes), when given to the store; a list read back does not carry them
-    # (ranked_features_get reads one page's).
-    features: list[bytes] | None = field(default=None, compare=False, repr=False)
+    # Tweet id -> the feature row the build scored it with (little-endian
+    # float32 bytes), when given to the store; items placed unscored have
+    # none. A list read back does not carry them (ranked_features_get reads
+    # one page's).
+    features: dict[int, bytes] | None = field(default=None, compare=False, repr=False)
 
 
 def _key(user_id: int) -> str:
@@ -72,12 +73,8 @@ def ranked_feed_store(*, feed: RankedFeed) -> None:
     }
     entries = {_key(feed.user_id): payload}
     if feed.features is not None:
-        stamp = _stamp(feed.built_at)
-        rows = feed.features[: settings.RANKED_FEED_MAX_ITEMS]
-        entries[_features_key(feed.user_id)] = (
-            stamp,
-            {item.tweet_id: row for item, row in zip(items, rows, strict=True)},
-        )
+        rows = {i.tweet_id: feed.features[i.tweet_id] for i in items if i.tweet_id in feed.features}
+        entries[_features_key(feed.user_id)] = (_stamp(feed.built_at), rows)
     cache.set_many(entries, timeout=settings.RANKED_FEED_TTL_S)
     cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
 

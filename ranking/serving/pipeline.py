@@ -35,8 +35,8 @@ class Stopwatch:
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
     """Rank every candidate of `user_id`'s feed at `at` (rounded down to its
-    whole millisecond, as training counts) with `model`. The feed's items
-    keep the float32 feature rows they were scored with (`features`).
+    whole millisecond, as training counts) with `model`. The feed keeps the
+    float32 feature row each item was scored with (`features`).
     `timings`, when given, receives each stage's seconds (for benchmarks)."""
     clock = Stopwatch(timings)
     at = as_of(at)
@@ -70,7 +70,8 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     # Little-endian float32, exactly what the model was given: the read path
     # copies each served item's row into its ServedItem.
     served_rows = features.numeric[order].astype("<f4")
-    return RankedFeed(user_id, model.name, at, items, FEATURE_SPEC_FINGERPRINT, [row.tobytes() for row in served_rows])
+    scored = {candidate.tweet_id: row.tobytes() for candidate, row in zip(shown, served_rows, strict=True)}
+    return RankedFeed(user_id, model.name, at, items, FEATURE_SPEC_FINGERPRINT, scored)
 
 
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:

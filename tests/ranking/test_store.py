@@ -19,7 +19,7 @@ def row(*values: float) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
 
 
-def feed(user_id, built_at, rows=None, spec="abc123") -> RankedFeed:
+def feed(user_id, built_at, rows: dict | None = None, spec="abc123") -> RankedFeed:
     items = [RankedItem(10, 2.0, ()), RankedItem(11, 1.0, ()), RankedItem(12, 0.5, ())]
     return RankedFeed(user_id, "v1", built_at, items, spec, rows)
 
@@ -35,7 +35,7 @@ def test_rows_are_stored_with_the_list_in_one_write_and_read_for_a_page_in_one(m
             cache, name, lambda *a, _name=name, _method=method, **k: calls.append(_name) or _method(*a, **k)
         )
 
-    ranked_feed_store(feed=feed(7, built_at, [row(1, 0.1), row(2, 0.2), row(3, 1e-7)]))
+    ranked_feed_store(feed=feed(7, built_at, {10: row(1, 0.1), 11: row(2, 0.2), 12: row(3, 1e-7)}))
     writes = calls[:]
     rows = ranked_features_get(user_id=7, built_at=stored.built_at, tweet_ids=[11, 12, 99])
 
@@ -46,9 +46,16 @@ def test_rows_are_stored_with_the_list_in_one_write_and_read_for_a_page_in_one(m
     assert rows == {11: [2.0, struct.unpack("<f", struct.pack("<f", 0.2))[0]], 12: [3.0, pytest.approx(1e-7)]}
 
 
+def test_items_placed_without_a_row_read_as_missing_and_rows_of_dropped_items_are_not_kept():
+    built_at = as_of(timezone.now())
+    ranked_feed_store(feed=feed(7, built_at, {10: row(1), 12: row(3), 99: row(9)}))
+
+    assert ranked_features_get(user_id=7, built_at=built_at, tweet_ids=[10, 11, 12, 99]) == {10: [1.0], 12: [3.0]}
+
+
 def test_rows_of_an_earlier_build_are_never_taken_for_a_later_ones():
     first = as_of(timezone.now())
-    ranked_feed_store(feed=feed(7, first, [row(1), row(2), row(3)]))
+    ranked_feed_store(feed=feed(7, first, {10: row(1), 11: row(2), 12: row(3)}))
     later = first + timedelta(milliseconds=1)
     ranked_feed_store(feed=feed(7, later))  # a build that kept no rows
 
@@ -59,7 +66,7 @@ def test_rows_of_an_earlier_build_are_never_taken_for_a_later_ones():
 
 def test_without_redis_a_page_has_no_rows_and_no_error(settings):
     built_at = as_of(timezone.now())
-    ranked_feed_store(feed=feed(7, built_at, [row(1), row(2), row(3)]))
+    ranked_feed_store(feed=feed(7, built_at, {10: row(1), 11: row(2), 12: row(3)}))
     page = RankedPage("v1", [RankedItem(10, 2.0, ())], has_more=False, built_at=built_at, feature_spec="abc123")
     assert served_features(user_id=7, page=page, tweet_ids=[10]) == {10: [1.0]}
     settings.CACHES = {
