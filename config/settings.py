@@ -186,6 +186,12 @@ RANKED_FEED_TTL_S = env.int("RANKED_FEED_TTL_S", default=24 * 3600)
 RANKED_FEED_MAX_AGE_S = env.int("RANKED_FEED_MAX_AGE_S", default=15 * 60)
 FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
+# Client events carry when they happened (feed.services.engagements_log).
+# Refused: older than this, for a batch held back longer is a client bug...
+ENGAGEMENT_MAX_AGE_S = env.int("ENGAGEMENT_MAX_AGE_S", default=24 * 3600)
+# ...and further than this in the future, or before the feed request that
+# served the item; closer than this, a time is moved onto the bound.
+ENGAGEMENT_CLOCK_SKEW_S = env.int("ENGAGEMENT_CLOCK_SKEW_S", default=30)
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)
 

@@ -128,6 +128,11 @@ class EventSerializer(serializers.Serializer):
     dwell_ms = serializers.IntegerField(min_value=1, max_value=settings.DWELL_MAX_MS, required=False, allow_null=True)
     feed_request = serializers.UUIDField(required=False, allow_null=True)
     position = serializers.IntegerField(min_value=0, max_value=POSITION_MAX, required=False, allow_null=True)
+    at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="when it happened, on the client's clock (ISO 8601); send the batch's `sent_at` beside it",
+    )
 
     def validate(self, event):
         dwell = event.get("dwell_ms") is not None
@@ -141,6 +146,12 @@ class EventSerializer(serializers.Serializer):
 class EngagementBatchSerializer(serializers.Serializer):
     events = serializers.ListField(
         child=EventSerializer(), min_length=1, max_length=settings.ENGAGEMENT_BATCH_MAX_EVENTS
+    )
+    sent_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        help_text="the client's clock when it sent the batch: corrects the events' `at` for a wrong clock",
     )
     accepted = serializers.IntegerField(read_only=True)
 
@@ -168,6 +179,7 @@ class EngagementBatchSerializer(serializers.Serializer):
                 dwell_ms=event.get("dwell_ms"),
                 feed_request=feed_requests.get(event.get("feed_request")),
                 position=event.get("position"),
+                at=event.get("at"),
             )
             for event in events
         ]
@@ -331,5 +343,6 @@ class EngagementsView(APIView):
         """Log a batch of impressions, dwells and clicks: all or nothing."""
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        accepted = services.engagements_log(user=request.user, events=serializer.validated_data["events"])
+        batch = serializer.validated_data
+        accepted = services.engagements_log(user=request.user, events=batch["events"], sent_at=batch.get("sent_at"))
         return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)
