@@ -89,6 +89,7 @@ class FeedSerializer(serializers.Serializer):
         help_text='"pending": no fresh ranked list yet, this is the latest timeline while one is built',
     )
     model_version = serializers.CharField(allow_blank=True)
+    caught_up = serializers.BooleanField(help_text="a ranked feed served to its end: nothing left to show")
     next = serializers.URLField(allow_null=True)
     results = FeedItemSerializer(many=True)
 
@@ -329,6 +330,7 @@ class FeedView(APIView):
                 "mode": page.mode,
                 "ranking": page.ranking,
                 "model_version": page.feed_request.model_version,
+                "caught_up": page.caught_up,
                 "next": next_url,
                 "results": FeedItemSerializer(page.items, many=True).data,
             }

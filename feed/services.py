@@ -112,7 +112,7 @@ def tweet_create(
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
     if fanout:
-        tweet_posted(tweet_id=tweet.pk)
+        tweet_posted(tweet_id=tweet.pk, author_id=author.pk)
     return tweet
 
 
@@ -172,7 +172,7 @@ def retweet_create(
     _bump(original, "retweet_count", +1)
     _log(user=user, tweet=original, kind=Engagement.Kind.RETWEET, served=served, at=at)
     if fanout:
-        tweet_posted(tweet_id=retweet.pk)
+        tweet_posted(tweet_id=retweet.pk, author_id=user.pk, is_retweet=True)
     return retweet
 
 
@@ -355,14 +355,16 @@ class FeedItem:
 @dataclass(frozen=True)
 class FeedPage:
     """One page of a home feed, ready to render: the API and the pages both use it.
-    `ranking` says what ordered it: "ranked", "pending" (no fresh ranked list
-    yet: the latest timeline, while one is built) or "off" (latest asked)."""
+    `ranking` says what ordered it: "ranked", "pending" (no ranked list yet:
+    the latest timeline, while one is built) or "off" (latest asked).
+    `caught_up`: a ranked list served to its end, nothing left to show."""
 
     feed_request: FeedRequest
     mode: str
     ranking: str
     items: list[FeedItem]
     next_cursor: str | None
+    caught_up: bool = False
 
 
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
@@ -374,8 +376,10 @@ def feed_read(
     """A page of `viewer`'s home feed, `limit` items long (FEED_PAGE_SIZE by
     default). The first page opens a feed request; the cursor carries it, so a
     scroll is one request with rising positions. `ranked` reads the list a
-    feeds worker stored; without a fresh one it asks for a build and serves
-    the latest timeline meanwhile, never waiting on the model."""
+    feeds worker stored (a stale one too, while a rebuild is asked for), and
+    a scroll reads on from the version of the list it began on; with no list
+    at all it asks for a build and serves the latest timeline meanwhile,
+    never waiting on the model."""
     if mode not in FEED_MODES:
         raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
     limit = limit or settings.FEED_PAGE_SIZE
@@ -394,7 +398,8 @@ def feed_read(
         ranking = "pending"
         # A scroll that began on the latest timeline stays on it.
         if feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED:
-            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None, at=at)
+            version = after.list_version if after else None
+            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, version=version, at=at)
             if page is not None:
                 return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
 
@@ -419,9 +424,11 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
     for tweet in tweets_in_order(viewer=viewer, tweet_ids=list(ranked)):
         position, item = ranked[tweet.pk]
         items.append(FeedItem(tweet, position, item.score, item.reasons))
-    next_cursor = FeedCursor(feed_request.pk, start + len(page.items)).encode() if page.has_more else None
+    next_cursor = None
+    if page.has_more:
+        next_cursor = FeedCursor(feed_request.pk, start + len(page.items), list_version=page.version).encode()
     _served_record(feed_request=feed_request, items=items)
-    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor)
+    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor, caught_up=not page.has_more)
 
 
 def _served_record(*, feed_request: FeedRequest, items: list[FeedItem]) -> None:

@@ -1,5 +1,6 @@
 """The ranking as the web process sees it, and all it imports of `ranking`:
-read a page of a stored ranked list, ask for a build, say a tweet was posted.
+read a page of a stored ranked list, ask for a build, say a tweet was posted
+or that someone's follows changed.
 
 No TensorFlow, no worker code: builds and fan-out run in Celery workers,
 enqueued by task name. Any failure of Redis or the broker reads as "no
@@ -9,15 +10,34 @@ ranked list", which the caller answers with the chronological feed.
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.celery import enqueue
-from ranking.store import RankedItem, building_mark, ranked_feed_get, ranked_feed_is_fresh
+from django.db import transaction
 
-__all__ = ["RankedItem", "RankedPage", "feed_build_request", "ranked_page", "tweet_posted"]
+from config.celery import enqueue
+from ranking.store import (
+    OWN_TWEET_REASON,
+    RankedItem,
+    building_mark,
+    ranked_feed_drop,
+    ranked_feed_get,
+    ranked_feed_is_fresh,
+    ranked_feed_prepend,
+)
+
+__all__ = [
+    "RankedItem",
+    "RankedPage",
+    "feed_build_request",
+    "follows_changed",
+    "ranked_page",
+    "tweet_posted",
+]
 
 
 @dataclass(frozen=True)
 class RankedPage:
     model_version: str
+    built_at: datetime  # the time the list's features are as of
+    version: str  # which version of the list: a scroll reads on from it
     items: list[RankedItem]
     has_more: bool
 
@@ -28,24 +48,48 @@ def feed_build_request(*, user_id: int) -> None:
         enqueue("ranking.tasks.build_feed", user_id)
 
 
-def tweet_posted(*, tweet_id: int) -> None:
-    """A tweet or retweet was posted: once committed, its author's recently
-    active followers' lists go stale (ranking.tasks.fanout_tweet)."""
+def tweet_posted(*, tweet_id: int, author_id: int, is_retweet: bool = False) -> None:
+    """A tweet, reply or retweet was posted. Once committed: a tweet or reply
+    goes on top of its author's own list at once (as on Twitter), and its
+    author's recently active followers' lists go stale (fan-out)."""
+    if not is_retweet:
+        own = RankedItem(tweet_id, None, (OWN_TWEET_REASON,))
+        transaction.on_commit(lambda: ranked_feed_prepend(user_id=author_id, item=own))
     enqueue("ranking.tasks.fanout_tweet", tweet_id)
 
 
-def ranked_page(
-    *, user_id: int, offset: int, limit: int, continuing: bool, at: datetime | None = None
-) -> RankedPage | None:
-    """A slice of the stored ranked list, or None (and a build is requested)
-    when there is none, or, for a new load, when it is stale. A scroll in
-    progress (`continuing`) keeps reading the list it started on."""
-    feed = ranked_feed_get(user_id=user_id)
-    if feed is None or not (continuing or ranked_feed_is_fresh(feed=feed, at=at)):
+def follows_changed(*, user_id: int) -> None:
+    """`user_id` followed or unfollowed someone: once committed, their list no
+    longer holds who they follow, so it goes, and a new one is asked for at
+    once. Until it is stored, their "For you" is the latest timeline, which
+    already reflects the change."""
+
+    def rebuild() -> None:
+        ranked_feed_drop(user_id=user_id)
         feed_build_request(user_id=user_id)
-        return None
+
+    transaction.on_commit(rebuild)
+
+
+def ranked_page(
+    *, user_id: int, offset: int, limit: int, version: str | None = None, at: datetime | None = None
+) -> RankedPage | None:
+    """A slice of the stored ranked list. A new load (no `version`) reads the
+    current list, and asks for a rebuild when it is stale while still serving
+    it; only when there is no list at all does it answer None (and ask for
+    one). A scroll in progress reads on from the `version` it began on
+    (the current list once that version expired)."""
+    feed = ranked_feed_get(user_id=user_id, version=version) if version else None
+    if feed is None:
+        feed = ranked_feed_get(user_id=user_id)
+        if feed is None or not ranked_feed_is_fresh(feed=feed, at=at):
+            feed_build_request(user_id=user_id)
+        if feed is None:
+            return None
     return RankedPage(
         model_version=feed.model_version,
+        built_at=feed.built_at,
+        version=feed.version,
         items=feed.items[offset : offset + limit],
         has_more=offset + limit < len(feed.items),
     )

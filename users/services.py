@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from users.models import Follow, User
+from users.signals import follows_changed
 
 
 def user_create(*, username: str, password: str, display_name: str = "", bio: str = "") -> User:
@@ -28,10 +29,14 @@ def follow_create(*, follower: User, followee: User) -> Follow:
     """Follow `followee`. Idempotent: following twice keeps one edge."""
     if follower.pk == followee.pk:
         raise ValidationError({"username": "You cannot follow yourself."})
-    follow, _ = Follow.objects.get_or_create(follower=follower, followee=followee)
+    follow, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+    if created:
+        follows_changed.send(sender=Follow, follower_id=follower.pk)
     return follow
 
 
 def follow_delete(*, follower: User, followee: User) -> None:
     """Unfollow. Idempotent: unfollowing someone not followed is a no-op."""
-    Follow.objects.filter(follower=follower, followee=followee).delete()
+    removed, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    if removed:
+        follows_changed.send(sender=Follow, follower_id=follower.pk)

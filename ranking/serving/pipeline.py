@@ -8,13 +8,13 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from ranking.serving.candidates import candidates_for
+from ranking.serving.candidates import candidates_for, own_recent
 from ranking.serving.features import serving_features
 from ranking.serving.heuristics import author_diversity
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
 from ranking.spec import weighted_sum
-from ranking.store import RankedFeed, RankedItem, ranked_feed_store
+from ranking.store import OWN_TWEET_REASON, RankedFeed, RankedItem, ranked_feed_store
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -34,16 +34,18 @@ class Stopwatch:
 
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
-    """Rank every candidate of `user_id`'s feed at `at` with `model`.
+    """Rank every candidate of `user_id`'s feed at `at` with `model`, under
+    the viewer's own tweets of the last minutes, pinned on top unscored.
     `timings`, when given, receives each stage's seconds (for benchmarks)."""
     clock = Stopwatch(timings)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
+    pinned = [RankedItem(tweet_id, None, (OWN_TWEET_REASON,)) for tweet_id in own_recent(viewer_id=user_id, at=at)]
     clock.lap("candidates")
     features = serving_features(candidate_set=candidate_set, at=at)
     clock.lap("features")
     if not candidates:
-        return RankedFeed(user_id, model.name, at, [])
+        return RankedFeed(user_id, model.name, at, pinned)
     # The metric's own weights: the ranker optimises what the metric measures.
     scores = weighted_sum(model.scorer.predict(features))
     clock.lap("scoring")
@@ -64,7 +66,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
         for candidate, score, row in zip(shown, adjusted[order].tolist(), rows, strict=True)
     ]
     clock.lap("heuristics")
-    return RankedFeed(user_id, model.name, at, items)
+    return RankedFeed(user_id, model.name, at, [*pinned, *items])
 
 
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:
