@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import telemetry
 from config.celery import enqueue
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
@@ -278,6 +279,7 @@ class FeedPage:
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
 
 
+@telemetry.observes_feed_served
 def feed_read(
     *, viewer: User, mode: str, cursor: str | None = None, limit: int | None = None, at: datetime | None = None
 ) -> FeedPage:

@@ -9,6 +9,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from config import telemetry
 from ranking.candidates import candidates_for
 from ranking.evaluation import weighted_sum
 from ranking.features import candidate_reasons, serving_features
@@ -53,13 +54,14 @@ def author_diversity(scores: np.ndarray, author_ids: np.ndarray) -> tuple[np.nda
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
     """Rank every candidate of `user_id`'s feed at `at` with `model`.
     `timings`, when given, receives each stage's seconds (for benchmarks)."""
-    clock = Stopwatch(timings)
+    clock = Stopwatch({} if timings is None else timings)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
     clock.lap("candidates")
     features = serving_features(candidate_set=candidate_set, at=at)
     clock.lap("features")
     if not candidates:
+        telemetry.feed_build_observe(stages=clock.laps, candidates=0)
         return RankedFeed(user_id, model.name, at, [])
     # The metric's own weights: the ranker optimises what the metric measures.
     scores = weighted_sum(model.scorer.predict(features))
@@ -81,6 +83,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
         for candidate, score, row in zip(shown, adjusted[order].tolist(), rows, strict=True)
     ]
     clock.lap("heuristics")
+    telemetry.feed_build_observe(stages=clock.laps, candidates=len(candidates))
     return RankedFeed(user_id, model.name, at, items)
 
 
