@@ -5,15 +5,17 @@ import os
 
 from config import telemetry
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # nosec B104: in a container, behind the ingress
+# In a container, behind the ingress: every interface of the pod.
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # nosec B104
 # Two cores per pod and sync workers: requests wait on PostgreSQL and Redis,
 # never on the model, so a few processes per core keep both cores busy.
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-# Temporary files in memory: the container's root filesystem is read-only.
-worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108: gunicorn's heartbeat files, not data
+# gunicorn's heartbeat files (not data) in memory: the container's root
+# filesystem is read-only.
+worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108
 accesslog = "-"
 # Restarting a worker after many requests bounds slow leaks.
 max_requests = 2000

@@ -296,5 +296,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-guid says at INFO each time it sets an id: one line per request
     # and per task, with nothing the request id on every other line lacks.
-    "loggers": {"django_guid": {"level": "WARNING"}},
+    # django-health-check logs a traceback per failed check: one per probe,
+    # every few seconds, while no model is active. The probe's JSON answer
+    # and the orchestrator's events already carry the failure.
+    "loggers": {"django_guid": {"level": "WARNING"}, "health_check": {"level": "ERROR"}},
 }
