@@ -6,7 +6,7 @@ import os
 from config import telemetry
 
 # In a container, behind the ingress: every interface of the pod.
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # nosec B104
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Two cores per pod and sync workers: requests wait on PostgreSQL and Redis,
 # never on the model, so a few processes per core keep both cores busy.
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
