@@ -19,6 +19,7 @@ import redis.asyncio
 from asgiref.sync import sync_to_async
 from celery import current_app
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from health_check.base import HealthCheck
@@ -56,7 +57,11 @@ class ActiveModel(HealthCheck):
 
     async def run(self):
         # On the request's own thread and database connection, as any view.
-        if await sync_to_async(telemetry.active_model_state)() is None:
+        try:
+            state = await sync_to_async(telemetry.active_model_state)()
+        except DatabaseError as exc:
+            raise ServiceWarning("Unknown: the database does not answer") from exc
+        if state is None:
             raise ServiceWarning("No active ranking model: the feed is chronological")
 
 

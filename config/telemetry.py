@@ -20,6 +20,7 @@ import math
 import os
 
 from django.conf import settings
+from django.db import DatabaseError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import start_http_server as prometheus_http_server
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
@@ -143,7 +144,13 @@ class ScrapeCollector(Collector):
                 queues.add_metric([name], length)
             yield queues
 
-        state = active_model_state()
+        try:
+            state = active_model_state()
+        except DatabaseError:
+            # A scrape must answer while the database is down: the request
+            # and queue metrics are what tells the operator so.
+            logger.warning("Model metrics not collected: the database does not answer", exc_info=True)
+            return
         present = GaugeMetricFamily("ranked_feed_active_model_present", "1 when a ranking model is active.")
         present.add_metric([], 1 if state else 0)
         yield present

@@ -161,3 +161,15 @@ def test_metrics_without_an_active_model(client, settings):
 
     assert sample(text, "ranked_feed_active_model_present") == 0
     assert "ranked_feed_active_model_info" not in text
+
+
+def test_metrics_answer_while_the_broker_is_down(client, settings):
+    settings.METRICS_TOKEN = "the-token"
+    settings.CELERY_BROKER_URL = DEAD_REDIS_URL
+
+    response = client.get("/metrics", headers={"Authorization": "Bearer the-token"})
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "ranked_feed_celery_queue_length" not in text
+    assert sample(text, "ranked_feed_active_model_present") == 0
