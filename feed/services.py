@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import telemetry
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import RankedPage, ranked_page, tweet_posted
@@ -370,6 +371,7 @@ class FeedPage:
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
 
 
+@telemetry.observes_feed_served
 def feed_read(
     *, viewer: User, mode: str, cursor: str | None = None, limit: int | None = None, at: datetime | None = None
 ) -> FeedPage:

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from config import telemetry
 from ranking.serving.candidates import candidates_for, own_recent
 from ranking.serving.features import serving_features
 from ranking.serving.heuristics import author_diversity
@@ -21,23 +22,23 @@ logger = logging.getLogger(__name__)
 
 
 class Stopwatch:
-    """Seconds per stage of a build, into `laps` when one is given."""
+    """Seconds per stage of a build, into `laps`."""
 
-    def __init__(self, laps: dict | None):
+    def __init__(self, laps: dict):
         self.laps, self.last = laps, time.perf_counter()
 
     def lap(self, name: str) -> None:
-        if self.laps is not None:
-            now = time.perf_counter()
-            self.laps[name] = now - self.last
-            self.last = now
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
 
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
     """Rank every candidate of `user_id`'s feed at `at` with `model`, under
     the viewer's own tweets of the last minutes, pinned on top unscored.
-    `timings`, when given, receives each stage's seconds (for benchmarks)."""
-    clock = Stopwatch(timings)
+    Each stage's seconds go to the metrics, and into `timings` when given
+    (for benchmarks)."""
+    clock = Stopwatch({} if timings is None else timings)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
     pinned = [RankedItem(tweet_id, None, (OWN_TWEET_REASON,)) for tweet_id in own_recent(viewer_id=user_id, at=at)]
@@ -45,6 +46,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     features = serving_features(candidate_set=candidate_set, at=at)
     clock.lap("features")
     if not candidates:
+        telemetry.feed_build_observe(stages=clock.laps, candidates=0)
         return RankedFeed(user_id, model.name, at, pinned)
     # The metric's own weights: the ranker optimises what the metric measures.
     scores = weighted_sum(model.scorer.predict(features))
@@ -66,6 +68,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
         for candidate, score, row in zip(shown, adjusted[order].tolist(), rows, strict=True)
     ]
     clock.lap("heuristics")
+    telemetry.feed_build_observe(stages=clock.laps, candidates=len(candidates))
     return RankedFeed(user_id, model.name, at, [*pinned, *items])
 
 

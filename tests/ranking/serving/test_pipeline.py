@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from feed import services
 from ranking import registry
@@ -35,6 +36,26 @@ def test_a_build_ranks_every_candidate_by_score_and_says_why(active_model):
     stored = ranked_feed_get(user_id=viewer.pk)
     assert [i.tweet_id for i in stored.items] == [i.tweet_id for i in feed.items]
     assert ranked_feed_is_fresh(feed=stored)
+
+
+def test_a_build_is_recorded_for_the_metrics_by_stage(active_model):
+    viewer, alice = UserFactory.create_batch(2)
+    follow(viewer, alice)
+    for n in range(3):
+        tweet(alice, f"tweet {n}")
+    stages = ("candidates", "features", "scoring", "heuristics")
+
+    def counts():
+        return [
+            *(REGISTRY.get_sample_value("ranked_feed_build_stage_seconds_count", {"stage": s}) or 0 for s in stages),
+            REGISTRY.get_sample_value("ranked_feed_build_candidates_count") or 0,
+            REGISTRY.get_sample_value("ranked_feed_build_candidates_sum") or 0,
+        ]
+
+    before = counts()
+    feed_build(user_id=viewer.pk)
+
+    assert [after - was for after, was in zip(counts(), before, strict=True)] == [1, 1, 1, 1, 1, 3]
 
 
 def test_each_worker_reloads_the_model_when_another_version_is_activated(active_model, model_artifact):
