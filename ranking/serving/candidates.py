@@ -40,6 +40,7 @@ class Source:
     SOCIAL_PROOF = "social_proof"  # liked or retweeted by several followees
     SIMILAR = "similar"  # liked lately by people who like what the viewer likes
     POPULAR = "popular"  # liked or retweeted most, lately, by anyone
+    FILL = (SIMILAR, POPULAR)  # what fills in when the viewer's network runs out
 
 
 class Candidate(NamedTuple):

@@ -5,13 +5,14 @@ import logging
 import time
 from datetime import datetime
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from config import telemetry
-from ranking.serving.candidates import candidates_for, own_recent
+from ranking.serving.candidates import Source, candidates_for, own_recent
 from ranking.serving.features import serving_features
-from ranking.serving.heuristics import author_diversity
+from ranking.serving.heuristics import author_diversity, network_first
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
 from ranking.spec import weighted_sum
@@ -52,6 +53,7 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     scores = weighted_sum(model.scorer.predict(features))
     clock.lap("scoring")
     order, adjusted = author_diversity(scores, features.author_id)
+    order = network_first(order, np.array([c.source in Source.FILL for c in candidates]))
     order = order[: settings.RANKED_FEED_MAX_ITEMS]  # what the stored list keeps
     shown = [candidates[i] for i in order]
     people = {c.author_id for c in shown} | {c.via_user_id for c in shown if c.via_user_id}

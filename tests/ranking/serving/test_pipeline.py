@@ -184,3 +184,17 @@ def test_a_ranked_list_read_to_its_end_is_caught_up(api_for, active_model):
     page = client.get("/api/feed/").json()
 
     assert (page["ranking"], page["results"], page["caught_up"]) == ("ranked", [], True)
+
+
+def test_out_of_network_fill_comes_after_the_people_the_viewer_follows(active_model):
+    viewer, followed, stranger = UserFactory.create_batch(3)
+    follow(viewer, followed)
+    theirs = tweet(followed, "from someone I follow")
+    crowd_pick = tweet(stranger, "liked by everyone")
+    for fan in UserFactory.create_batch(5):
+        services.like_create(user=fan, tweet=crowd_pick)
+
+    items = feed_build(user_id=viewer.pk).items
+
+    assert [item.tweet_id for item in items] == [theirs.pk, crowd_pick.pk]
+    assert "Popular right now" in items[1].reasons
