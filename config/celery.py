@@ -4,6 +4,7 @@ import logging
 import os
 
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -28,3 +29,22 @@ def enqueue(task_name: str, *args) -> None:
             logger.exception("Could not enqueue %s%s: is the broker down?", task_name, args)
 
     transaction.on_commit(send)
+
+
+@worker_ready.connect
+def _serve_worker_metrics(**kwargs) -> None:
+    """A worker with METRICS_WORKER_PORT set serves what its pool processes
+    recorded (feed build latency, candidates) for Prometheus to scrape."""
+    from django.conf import settings
+
+    from config import telemetry
+
+    if settings.METRICS_WORKER_PORT:
+        telemetry.worker_metrics_serve(port=settings.METRICS_WORKER_PORT)
+
+
+@worker_process_shutdown.connect
+def _forget_pool_process(pid=None, **kwargs) -> None:
+    from config import telemetry
+
+    telemetry.process_exited(pid or os.getpid())

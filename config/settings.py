@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_guid",
+    "django_prometheus",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -49,6 +52,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request metrics cover everything in between.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id is set before anything can log.
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -186,6 +194,12 @@ RANKED_FEED_TTL_S = env.int("RANKED_FEED_TTL_S", default=24 * 3600)
 RANKED_FEED_MAX_AGE_S = env.int("RANKED_FEED_MAX_AGE_S", default=15 * 60)
 FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
+# Client events carry when they happened (feed.services.engagements_log).
+# Refused: older than this, for a batch held back longer is a client bug...
+ENGAGEMENT_MAX_AGE_S = env.int("ENGAGEMENT_MAX_AGE_S", default=24 * 3600)
+# ...and further than this in the future, or before the feed request that
+# served the item; closer than this, a time is moved onto the bound.
+ENGAGEMENT_CLOCK_SKEW_S = env.int("ENGAGEMENT_CLOCK_SKEW_S", default=30)
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)
 
@@ -244,10 +258,55 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 
+# --- Operations -------------------------------------------------------------
+
+# A request id per request (X-Request-ID when the caller sent a valid one, a
+# new one otherwise), returned in the response, sent along with every task
+# the request enqueues (Celery headers) and put on every log line, in the web
+# process and in the task's worker alike.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    # Only UUIDs (32 hex digits or the dashed form) are taken from callers: a
+    # free-form header would let a client write what it likes into our logs.
+    "VALIDATE_GUID": True,
+    "IGNORE_URLS": ["healthz", "readyz", "metrics"],
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
+}
+
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; with no
+# token set it is not served at all (404), so it is never public by accident.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Celery workers serve their own metrics (feed build latency and candidates)
+# on this port when it is set; it is scraped inside the cluster, never routed.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+
+# `json`: one JSON object per line (for a log collector); `plain`: for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT is `plain` or `json`.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-guid says at INFO each time it sets an id: one line per request
+    # and per task, with nothing the request id on every other line lacks.
+    # django-health-check logs a traceback per failed check: one per probe,
+    # every few seconds, while no model is active. The probe's JSON answer
+    # and the orchestrator's events already carry the failure.
+    "loggers": {"django_guid": {"level": "WARNING"}, "health_check": {"level": "ERROR"}},
 }

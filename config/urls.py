@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import health
+
 api_patterns = [
     path("", include("users.urls")),
     path("", include("feed.urls")),
@@ -10,6 +12,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("", include("feed.page_urls")),
     path("", include("users.page_urls")),
     path("", include("ranking.page_urls")),

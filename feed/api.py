@@ -89,6 +89,7 @@ class FeedSerializer(serializers.Serializer):
         help_text='"pending": no fresh ranked list yet, this is the latest timeline while one is built',
     )
     model_version = serializers.CharField(allow_blank=True)
+    caught_up = serializers.BooleanField(help_text="a ranked feed served to its end: nothing left to show")
     next = serializers.URLField(allow_null=True)
     results = FeedItemSerializer(many=True)
 
@@ -128,6 +129,11 @@ class EventSerializer(serializers.Serializer):
     dwell_ms = serializers.IntegerField(min_value=1, max_value=settings.DWELL_MAX_MS, required=False, allow_null=True)
     feed_request = serializers.UUIDField(required=False, allow_null=True)
     position = serializers.IntegerField(min_value=0, max_value=POSITION_MAX, required=False, allow_null=True)
+    at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="when it happened, on the client's clock (ISO 8601); send the batch's `sent_at` beside it",
+    )
 
     def validate(self, event):
         dwell = event.get("dwell_ms") is not None
@@ -141,6 +147,12 @@ class EventSerializer(serializers.Serializer):
 class EngagementBatchSerializer(serializers.Serializer):
     events = serializers.ListField(
         child=EventSerializer(), min_length=1, max_length=settings.ENGAGEMENT_BATCH_MAX_EVENTS
+    )
+    sent_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        help_text="the client's clock when it sent the batch: corrects the events' `at` for a wrong clock",
     )
     accepted = serializers.IntegerField(read_only=True)
 
@@ -168,6 +180,7 @@ class EngagementBatchSerializer(serializers.Serializer):
                 dwell_ms=event.get("dwell_ms"),
                 feed_request=feed_requests.get(event.get("feed_request")),
                 position=event.get("position"),
+                at=event.get("at"),
             )
             for event in events
         ]
@@ -317,6 +330,7 @@ class FeedView(APIView):
                 "mode": page.mode,
                 "ranking": page.ranking,
                 "model_version": page.feed_request.model_version,
+                "caught_up": page.caught_up,
                 "next": next_url,
                 "results": FeedItemSerializer(page.items, many=True).data,
             }
@@ -331,5 +345,6 @@ class EngagementsView(APIView):
         """Log a batch of impressions, dwells and clicks: all or nothing."""
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        accepted = services.engagements_log(user=request.user, events=serializer.validated_data["events"])
+        batch = serializer.validated_data
+        accepted = services.engagements_log(user=request.user, events=batch["events"], sent_at=batch.get("sent_at"))
         return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)

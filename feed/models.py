@@ -127,7 +127,11 @@ class Engagement(models.Model):
     position = models.PositiveIntegerField(null=True, blank=True)
     model_version = models.CharField(max_length=64, blank=True)
     variant = models.CharField(max_length=32, blank=True)
+    # When it happened: what training attributes by and the metric counts. A
+    # client's event may arrive long after (feed.services.engagements_log).
     created_at = models.DateTimeField(default=timezone.now)
+    # When the server stored it.
+    received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [

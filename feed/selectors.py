@@ -21,27 +21,33 @@ from users.models import Follow, User
 class FeedCursor:
     """Where a feed page ends: the feed request the pages belong to, the
     position the next page starts at and, for the latest timeline, the keyset
-    (created_at, id) of the last tweet shown."""
+    (created_at, id) of the last tweet shown; for a ranked feed, the version
+    of the stored list the scroll reads."""
 
     feed_request_id: uuid.UUID
     position: int
     created_at: datetime | None = None
     tweet_id: int | None = None
+    list_version: str | None = None
 
     def encode(self) -> str:
         created_at = self.created_at.isoformat() if self.created_at else None
-        payload = [str(self.feed_request_id), self.position, created_at, self.tweet_id]
+        payload = [str(self.feed_request_id), self.position, created_at, self.tweet_id, self.list_version]
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
     @classmethod
     def decode(cls, token: str) -> "FeedCursor":
         try:
-            feed_request_id, position, created_at, tweet_id = json.loads(base64.urlsafe_b64decode(token))
+            fields = json.loads(base64.urlsafe_b64decode(token))
+            if len(fields) == 4:  # made before list versions
+                fields = [*fields, None]
+            feed_request_id, position, created_at, tweet_id, list_version = fields
             cursor = cls(
                 uuid.UUID(feed_request_id),
                 int(position),
                 datetime.fromisoformat(created_at) if created_at is not None else None,
                 int(tweet_id) if tweet_id is not None else None,
+                str(list_version) if list_version is not None else None,
             )
         except (binascii.Error, ValueError, TypeError, AttributeError) as exc:
             raise ValidationError({"cursor": "Invalid cursor."}) from exc

@@ -7,8 +7,9 @@ simulated time through these same functions.
 """
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import telemetry
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
@@ -35,13 +37,15 @@ NOT_SERVED = Served()
 
 @dataclass(frozen=True)
 class ClientEvent:
-    """A passive event a client observed: an impression, a dwell or a click."""
+    """A passive event a client observed: an impression, a dwell or a click,
+    and when it happened on the client's clock (`at`), when the client says."""
 
     tweet_id: int
     kind: str
     dwell_ms: int | None = None
     feed_request: FeedRequest | None = None
     position: int | None = None
+    at: datetime | None = None
 
 
 def clean_tweet_text(text: str) -> str:
@@ -109,7 +113,7 @@ def tweet_create(
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
     if fanout:
-        tweet_posted(tweet_id=tweet.pk)
+        tweet_posted(tweet_id=tweet.pk, author_id=author.pk)
     return tweet
 
 
@@ -169,7 +173,7 @@ def retweet_create(
     _bump(original, "retweet_count", +1)
     _log(user=user, tweet=original, kind=Engagement.Kind.RETWEET, served=served, at=at)
     if fanout:
-        tweet_posted(tweet_id=retweet.pk)
+        tweet_posted(tweet_id=retweet.pk, author_id=user.pk, is_retweet=True)
     return retweet
 
 
@@ -239,11 +243,57 @@ def feed_request_create(
     )
 
 
-def engagements_log(*, user: User, events: list[ClientEvent], at: datetime | None = None) -> int:
-    """Append a client's batch of passive events in one insert. The caller has
-    validated the batch (see feed.api.EngagementBatchSerializer). Returns how
-    many were written."""
-    at = at or timezone.now()
+def client_event_time(*, event: ClientEvent, clock_offset: timedelta, now: datetime) -> datetime:
+    """When a client's event happened, on the server's clock.
+
+    With a time (`event.at`), that time moved by `clock_offset` (the server's
+    clock minus the client's, measured on the batch: see engagements_log).
+    Without one, the time of the feed request that served the item: it was
+    seen after that, and an action on it after that still counts; with no
+    feed request either, the time it arrived.
+
+    Raises ValidationError when the time is older than ENGAGEMENT_MAX_AGE_S,
+    later than now, or before the feed request that served the item (each
+    beyond ENGAGEMENT_CLOCK_SKEW_S; within it, the time moves onto the bound)."""
+    if event.at is None:
+        return event.feed_request.created_at if event.feed_request else now
+    at = event.at + clock_offset
+    skew = timedelta(seconds=settings.ENGAGEMENT_CLOCK_SKEW_S)
+    if at > now + skew:
+        raise ValidationError(f"`at` is {(at - now).total_seconds():.0f} s in the future (send `sent_at` beside it).")
+    if at < now - timedelta(seconds=settings.ENGAGEMENT_MAX_AGE_S):
+        raise ValidationError(f"`at` is older than {settings.ENGAGEMENT_MAX_AGE_S} s: the event is refused.")
+    served_at = event.feed_request.created_at if event.feed_request else None
+    if served_at is not None and at < served_at - skew:
+        raise ValidationError("`at` is before the feed request that served the item.")
+    happened = min(at, now)
+    return max(happened, served_at) if served_at is not None else happened
+
+
+@transaction.atomic
+def engagements_log(
+    *, user: User, events: list[ClientEvent], sent_at: datetime | None = None, at: datetime | None = None
+) -> int:
+    """Append a client's batch of passive events in one insert, each at the
+    time it happened (client_event_time), whenever the batch arrives: a client
+    may send its impressions after the likes they led to. `sent_at` is the
+    client's clock when it sent the batch; the difference to the server's
+    clock now (`at`) corrects every event's time, so a client's wrong clock
+    does not matter. The caller has validated the events' fields (see
+    feed.api.EngagementBatchSerializer). All or nothing: a time out of bounds
+    raises ValidationError naming the event, and nothing is written. Returns
+    how many were written."""
+    now = at or timezone.now()
+    clock_offset = now - sent_at if sent_at else timedelta(0)
+    times, errors = [], []
+    for index, event in enumerate(events):
+        try:
+            times.append(client_event_time(event=event, clock_offset=clock_offset, now=now))
+        except ValidationError as exc:
+            errors.extend(f"Event {index}: {message}" for message in exc.messages)
+    if errors:
+        raise ValidationError({"events": errors})
+    times = _before_actions(user=user, events=events, times=times)
     rows = [
         _event(
             user=user,
@@ -252,12 +302,55 @@ def engagements_log(*, user: User, events: list[ClientEvent], at: datetime | Non
             feed_request=event.feed_request,
             position=event.position,
             dwell_ms=event.dwell_ms,
-            created_at=at,
+            created_at=happened,
+            received_at=now,
         )
-        for event in events
+        for event, happened in zip(events, times, strict=True)
     ]
     Engagement.objects.bulk_create(rows)
     return len(rows)
+
+
+# What a person does to a tweet after seeing it.
+ACTION_KINDS = (
+    Engagement.Kind.LIKE,
+    Engagement.Kind.REPLY,
+    Engagement.Kind.RETWEET,
+    Engagement.Kind.HIDE,
+    Engagement.Kind.REPORT,
+)
+
+
+def _before_actions(*, user: User, events: list[ClientEvent], times: list[datetime]) -> list[datetime]:
+    """An impression comes before what its viewer then did to the tweet. A
+    client's time, moved by the batch's clock offset, carries the batch's
+    trip to the server, so an impression may land a few milliseconds after a
+    like that came right after it; it moves to a millisecond before the first
+    such action (training counts whole milliseconds). "After it" means after
+    the feed request that served it, or within the clock skew without one.
+    One query per batch."""
+    skew = timedelta(seconds=settings.ENGAGEMENT_CLOCK_SKEW_S)
+    since = {
+        i: event.feed_request.created_at if event.feed_request else times[i] - skew
+        for i, event in enumerate(events)
+        if event.kind == Engagement.Kind.IMPRESSION
+    }
+    if not since:
+        return times
+    actions = defaultdict(list)
+    for tweet_id, acted in Engagement.objects.filter(
+        user=user,
+        tweet_id__in={events[i].tweet_id for i in since},
+        kind__in=ACTION_KINDS,
+        created_at__gte=min(since.values()),
+    ).values_list("tweet_id", "created_at"):
+        actions[tweet_id].append(acted)
+    times = list(times)
+    for i, start in since.items():
+        first = min((acted for acted in actions[events[i].tweet_id] if acted >= start), default=None)
+        if first is not None and times[i] >= first:
+            times[i] = max(first - timedelta(milliseconds=1), start)
+    return times
 
 
 @dataclass(frozen=True)
@@ -271,27 +364,32 @@ class FeedItem:
 @dataclass(frozen=True)
 class FeedPage:
     """One page of a home feed, ready to render: the API and the pages both use it.
-    `ranking` says what ordered it: "ranked", "pending" (no fresh ranked list
-    yet: the latest timeline, while one is built) or "off" (latest asked)."""
+    `ranking` says what ordered it: "ranked", "pending" (no ranked list yet:
+    the latest timeline, while one is built) or "off" (latest asked).
+    `caught_up`: a ranked list served to its end, nothing left to show."""
 
     feed_request: FeedRequest
     mode: str
     ranking: str
     items: list[FeedItem]
     next_cursor: str | None
+    caught_up: bool = False
 
 
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
 
 
+@telemetry.observes_feed_served
 def feed_read(
     *, viewer: User, mode: str, cursor: str | None = None, limit: int | None = None, at: datetime | None = None
 ) -> FeedPage:
     """A page of `viewer`'s home feed, `limit` items long (FEED_PAGE_SIZE by
     default). The first page opens a feed request; the cursor carries it, so a
     scroll is one request with rising positions. `ranked` reads the list a
-    feeds worker stored; without a fresh one it asks for a build and serves
-    the latest timeline meanwhile, never waiting on the model."""
+    feeds worker stored (a stale one too, while a rebuild is asked for), and
+    a scroll reads on from the version of the list it began on; with no list
+    at all it asks for a build and serves the latest timeline meanwhile,
+    never waiting on the model."""
     if mode not in FEED_MODES:
         raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
     limit = limit or settings.FEED_PAGE_SIZE
@@ -310,7 +408,8 @@ def feed_read(
         ranking = "pending"
         # A scroll that began on the latest timeline stays on it.
         if feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED:
-            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, continuing=after is not None, at=at)
+            version = after.list_version if after else None
+            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, version=version, at=at)
             if page is not None:
                 return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
 
@@ -335,14 +434,17 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
     for tweet in tweets_in_order(viewer=viewer, tweet_ids=list(ranked)):
         position, item = ranked[tweet.pk]
         items.append(FeedItem(tweet, position, item.score, item.reasons))
-    next_cursor = FeedCursor(feed_request.pk, start + len(page.items)).encode() if page.has_more else None
+    next_cursor = None
+    if page.has_more:
+        next_cursor = FeedCursor(feed_request.pk, start + len(page.items), list_version=page.version).encode()
     features = {}
-    # A scroll that outlived its list (rebuilt since) serves another build's
-    # rows: they are not as of its request's built_at, so none are kept.
+    # A scroll that outlived its list (the version it began on expired, and a
+    # newer build is read on) serves another build's rows: they are not as
+    # of its request's built_at, so none are kept.
     if feed_request.built_at == page.built_at:
         features = served_features(user_id=viewer.pk, page=page, tweet_ids=[i.tweet.pk for i in items])
     _served_record(feed_request=feed_request, items=items, features=features, feature_spec=page.feature_spec)
-    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor)
+    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor, caught_up=not page.has_more)
 
 
 def _served_record(

@@ -17,7 +17,7 @@ from config.pages import next_url, page_of, render_list
 from feed import selectors, services
 from feed.forms import TweetForm
 from feed.models import FeedRequest
-from users.selectors import user_profiles
+from users.selectors import follows_anyone, user_profiles
 
 
 def home(request):
@@ -43,6 +43,8 @@ def _feed(request, mode: str):
         "next_url": next_url(cursor=page.next_cursor) if page.next_cursor else None,
         # The "new tweets" hint asks for tweets newer than this page.
         "since": timezone.now(),
+        # An empty feed says "follow a few" only to someone who follows nobody.
+        "follows_nobody": not page.items and not follows_anyone(user=request.user),
     }
     return render_list(request, "feed/home.html", "partials/feed_items.html", context)
 

@@ -6,3 +6,12 @@ class RankingConfig(AppConfig):
 
     def ready(self):
         from ranking import lookups  # noqa: F401  registers the `__any` lookup
+        from ranking.feeds import follows_changed
+        from users import signals
+
+        # `users` sits below `ranking` and cannot call it: it sends a signal.
+        signals.follows_changed.connect(
+            lambda sender, follower_id, **kwargs: follows_changed(user_id=follower_id),
+            weak=False,
+            dispatch_uid="ranking.follows_changed",
+        )

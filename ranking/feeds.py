@@ -1,6 +1,7 @@
 """The ranking as the web process sees it, and all it imports of `ranking`:
 read a page of a stored ranked list and the feature rows it was scored
-with, ask for a build, say a tweet was posted.
+with, ask for a build, say a tweet was posted or that someone's follows
+changed.
 
 No TensorFlow, no worker code: builds and fan-out run in Celery workers,
 enqueued by task name. Any failure of Redis or the broker reads as "no
@@ -10,18 +11,38 @@ ranked list", which the caller answers with the chronological feed.
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.celery import enqueue
-from ranking.store import RankedItem, building_mark, ranked_features_get, ranked_feed_get, ranked_feed_is_fresh
+from django.db import transaction
 
-__all__ = ["RankedItem", "RankedPage", "feed_build_request", "ranked_page", "served_features", "tweet_posted"]
+from config.celery import enqueue
+from ranking.store import (
+    OWN_TWEET_REASON,
+    RankedItem,
+    building_mark,
+    ranked_features_get,
+    ranked_feed_drop,
+    ranked_feed_get,
+    ranked_feed_is_fresh,
+    ranked_feed_prepend,
+)
+
+__all__ = [
+    "RankedItem",
+    "RankedPage",
+    "feed_build_request",
+    "follows_changed",
+    "ranked_page",
+    "served_features",
+    "tweet_posted",
+]
 
 
 @dataclass(frozen=True)
 class RankedPage:
     model_version: str
+    built_at: datetime  # the time the list's features are as of
+    version: str  # which version of the list: a scroll reads on from it
     items: list[RankedItem]
     has_more: bool
-    built_at: datetime | None = None  # when the list was built: the time its features are as of
     feature_spec: str = ""  # the feature-spec fingerprint the list was built under
 
 
@@ -31,27 +52,50 @@ def feed_build_request(*, user_id: int) -> None:
         enqueue("ranking.tasks.build_feed", user_id)
 
 
-def tweet_posted(*, tweet_id: int) -> None:
-    """A tweet or retweet was posted: once committed, its author's recently
-    active followers' lists go stale (ranking.tasks.fanout_tweet)."""
+def tweet_posted(*, tweet_id: int, author_id: int, is_retweet: bool = False) -> None:
+    """A tweet, reply or retweet was posted. Once committed: a tweet or reply
+    goes on top of its author's own list at once (as on Twitter), and its
+    author's recently active followers' lists go stale (fan-out)."""
+    if not is_retweet:
+        own = RankedItem(tweet_id, None, (OWN_TWEET_REASON,))
+        transaction.on_commit(lambda: ranked_feed_prepend(user_id=author_id, item=own))
     enqueue("ranking.tasks.fanout_tweet", tweet_id)
 
 
-def ranked_page(
-    *, user_id: int, offset: int, limit: int, continuing: bool, at: datetime | None = None
-) -> RankedPage | None:
-    """A slice of the stored ranked list, or None (and a build is requested)
-    when there is none, or, for a new load, when it is stale. A scroll in
-    progress (`continuing`) keeps reading the list it started on."""
-    feed = ranked_feed_get(user_id=user_id)
-    if feed is None or not (continuing or ranked_feed_is_fresh(feed=feed, at=at)):
+def follows_changed(*, user_id: int) -> None:
+    """`user_id` followed or unfollowed someone: once committed, their list no
+    longer holds who they follow, so it goes, and a new one is asked for at
+    once. Until it is stored, their "For you" is the latest timeline, which
+    already reflects the change."""
+
+    def rebuild() -> None:
+        ranked_feed_drop(user_id=user_id)
         feed_build_request(user_id=user_id)
-        return None
+
+    transaction.on_commit(rebuild)
+
+
+def ranked_page(
+    *, user_id: int, offset: int, limit: int, version: str | None = None, at: datetime | None = None
+) -> RankedPage | None:
+    """A slice of the stored ranked list. A new load (no `version`) reads the
+    current list, and asks for a rebuild when it is stale while still serving
+    it; only when there is no list at all does it answer None (and ask for
+    one). A scroll in progress reads on from the `version` it began on
+    (the current list once that version expired)."""
+    feed = ranked_feed_get(user_id=user_id, version=version) if version else None
+    if feed is None:
+        feed = ranked_feed_get(user_id=user_id)
+        if feed is None or not ranked_feed_is_fresh(feed=feed, at=at):
+            feed_build_request(user_id=user_id)
+        if feed is None:
+            return None
     return RankedPage(
         model_version=feed.model_version,
+        built_at=feed.built_at,
+        version=feed.version,
         items=feed.items[offset : offset + limit],
         has_more=offset + limit < len(feed.items),
-        built_at=feed.built_at,
         feature_spec=feed.feature_spec,
     )
 
@@ -59,6 +103,6 @@ def ranked_page(
 def served_features(*, user_id: int, page: RankedPage, tweet_ids: list[int]) -> dict[int, list[float]]:
     """The feature rows `page`'s list scored these tweets with (tweet id ->
     floats), in one cache read; missing where Redis lost them or is down."""
-    if page.built_at is None or not tweet_ids:
+    if not tweet_ids:
         return {}
     return ranked_features_get(user_id=user_id, built_at=page.built_at, tweet_ids=tweet_ids)

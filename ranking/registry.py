@@ -29,6 +29,16 @@ def active_version() -> ModelVersion | None:
     return ModelVersion.objects.defer("artifact").filter(status=Status.ACTIVE).first()
 
 
+def active_model_state() -> tuple[str, dict] | None:
+    """(name, per-head validation metrics) of the active version, or None:
+    what the health and metrics endpoints report."""
+    row = ModelVersion.objects.filter(status=Status.ACTIVE).values_list("name", "metrics").first()
+    if row is None:
+        return None
+    name, metrics = row
+    return name, (metrics or {}).get("heads") or {}
+
+
 def register(
     *,
     artifact: bytes,

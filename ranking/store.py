@@ -1,9 +1,14 @@
 """The stored ranked lists, in Redis (through the Django cache): one per
 user, with its stale and building marks, and beside it the feature row each
 item was scored with. Derived data: any list can be rebuilt from
-PostgreSQL, and a Redis failure reads as "no list" (or "no features")."""
+PostgreSQL, and a Redis failure reads as "no list" (or "no features").
+
+Each version of a list (a build, or the viewer's own tweet put on top) is
+also kept under its own key for SCROLL_KEEP_S, so a scroll that began on it
+reads on from it after a newer version replaced it."""
 
 import struct
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,12 +18,18 @@ from django.utils import timezone
 
 # A build takes well under a second; past this a lost build may be asked again.
 BUILDING_MARK_TTL_S = 60
+# How long a replaced list stays readable by the scrolls that began on it.
+SCROLL_KEEP_S = 3600
+
+
+# The reason shown on the viewer's own new tweet, pinned on top of their list.
+OWN_TWEET_REASON = "Your tweet"
 
 
 @dataclass(frozen=True)
 class RankedItem:
     tweet_id: int
-    score: float
+    score: float | None  # None: placed, not scored (the viewer's own new tweet)
     reasons: tuple[str, ...]
 
 
@@ -28,6 +39,7 @@ class RankedFeed:
     model_version: str
     built_at: datetime  # the time its features are as of
     items: list[RankedItem]
+    version: str = ""  # this version of the list, once stored
     feature_spec: str = ""  # ranking.spec.FEATURE_SPEC_FINGERPRINT of the build
     # Tweet id -> the feature row the build scored it with (little-endian
     # float32 bytes), when given to the store; items placed unscored have
@@ -38,6 +50,10 @@ class RankedFeed:
 
 def _key(user_id: int) -> str:
     return f"ranked-feed:{user_id}"
+
+
+def _version_key(user_id: int, version: str) -> str:
+    return f"ranked-feed:{user_id}:{version}"
 
 
 def _stale_key(user_id: int) -> str:
@@ -57,35 +73,66 @@ def _stamp(built_at: datetime) -> int:
     return (built_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
-def ranked_feed_store(*, feed: RankedFeed) -> None:
-    """Store a freshly built list, trimmed, and clear its stale mark. The
-    items' feature rows, when the feed has them, go beside it in the same
-    write, stamped with the build so that rows of another build are never
-    taken for this one's. One entry for all the rows (~70 KB for 500 items),
-    not one per item: the embedded file cache culls at random past 300
-    entries, and would drop lists with them."""
-    items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
-    payload = {
+def _payload(feed: RankedFeed) -> dict:
+    return {
+        "version": f"{time.time():.6f}",
         "model_version": feed.model_version,
         "built_at": feed.built_at.isoformat(),
         "feature_spec": feed.feature_spec,
-        "items": [[i.tweet_id, round(i.score, 6), list(i.reasons)] for i in items],
+        "items": [
+            [i.tweet_id, None if i.score is None else round(i.score, 6), list(i.reasons)]
+            for i in feed.items[: settings.RANKED_FEED_MAX_ITEMS]
+        ],
     }
-    entries = {_key(feed.user_id): payload}
-    if feed.features is not None:
-        rows = {i.tweet_id: feed.features[i.tweet_id] for i in items if i.tweet_id in feed.features}
-        entries[_features_key(feed.user_id)] = (_stamp(feed.built_at), rows)
-    cache.set_many(entries, timeout=settings.RANKED_FEED_TTL_S)
-    cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
 
 
-def ranked_feed_get(*, user_id: int) -> RankedFeed | None:
-    payload = cache.get(_key(user_id))
+def _feed(user_id: int, payload: dict | None) -> RankedFeed | None:
     if payload is None:
         return None
     items = [RankedItem(tweet_id, score, tuple(reasons)) for tweet_id, score, reasons in payload["items"]]
     built_at = datetime.fromisoformat(payload["built_at"])
-    return RankedFeed(user_id, payload["model_version"], built_at, items, payload.get("feature_spec", ""))
+    feature_spec = payload.get("feature_spec", "")
+    return RankedFeed(user_id, payload["model_version"], built_at, items, payload["version"], feature_spec)
+
+
+def _put(feed: RankedFeed, beside: dict | None = None) -> None:
+    payload = _payload(feed)
+    cache.set_many({_key(feed.user_id): payload, **(beside or {})}, timeout=settings.RANKED_FEED_TTL_S)
+    cache.set_many({_version_key(feed.user_id, payload["version"]): payload}, timeout=SCROLL_KEEP_S)
+
+
+def ranked_feed_store(*, feed: RankedFeed) -> None:
+    """Store a freshly built list, trimmed, as the user's list and as a
+    version of its own; clear its stale and building marks. The items'
+    feature rows, when the feed has them, go beside the list in the same
+    write, stamped with the build so that rows of another build are never
+    taken for this one's. One entry for all the rows (~70 KB for 500 items),
+    not one per item: the embedded file cache culls at random past 300
+    entries, and would drop lists with them."""
+    beside = {}
+    if feed.features is not None:
+        items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
+        rows = {i.tweet_id: feed.features[i.tweet_id] for i in items if i.tweet_id in feed.features}
+        beside[_features_key(feed.user_id)] = (_stamp(feed.built_at), rows)
+    _put(feed, beside)
+    cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
+
+
+def ranked_feed_get(*, user_id: int, version: str | None = None) -> RankedFeed | None:
+    """The user's list, or the version `version` of it (None once it expired)."""
+    key = _key(user_id) if version is None else _version_key(user_id, version)
+    return _feed(user_id, cache.get(key))
+
+
+def ranked_feed_prepend(*, user_id: int, item: RankedItem) -> None:
+    """Put `item` on top of the user's current list, if there is one, as a
+    new version (the viewer's own new tweet: seen at once, without waiting
+    for a rebuild; scrolls under way keep the version they began on)."""
+    feed = ranked_feed_get(user_id=user_id)
+    if feed is not None:
+        items = [item, *(i for i in feed.items if i.tweet_id != item.tweet_id)]
+        # Same build: its feature rows stay valid for the items it scored.
+        _put(RankedFeed(user_id, feed.model_version, feed.built_at, items, feature_spec=feed.feature_spec))
 
 
 def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:
@@ -101,6 +148,11 @@ def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int
         for tweet_id in tweet_ids
         if tweet_id in rows
     }
+
+
+def ranked_feed_drop(*, user_id: int) -> None:
+    """Forget the user's list: it no longer holds who they follow."""
+    cache.delete(_key(user_id))
 
 
 def ranked_feed_is_fresh(*, feed: RankedFeed, at: datetime | None = None) -> bool:

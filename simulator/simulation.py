@@ -7,7 +7,9 @@ ceiling every ranker is compared with). They scroll with position bias and
 stop after a random number of items; for each item they look at an impression
 and a dwell are logged, and they like, reply, retweet, hide or report with
 the probabilities of the hidden truth (simulator/world.py), through the same
-service functions real people use. Time is simulated: every row carries the
+service functions real people use. They deliver events as clients do:
+actions at once, impressions and dwells in batches sent later, each event
+with the time it happened. Time is simulated: every row carries the
 simulated timestamp.
 
 Deterministic: who posts what and when, and who visits when and how far they
@@ -50,7 +52,9 @@ from users.models import Follow, FollowEvent, User
 
 MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORACLE)
 DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
-SECONDS_PER_ITEM = 4
+SECONDS_PER_ITEM = 4  # a person reaches item i of a visit SECONDS_PER_ITEM * i after opening the feed
+ACTION_DELAY_S = 1  # and acts on it this long after it came into view
+CLIENT_BATCH_EVENTS = 20  # as the browser's engagement logger batches
 DEMO_USERNAME = "demo"  # the world's first person: the demo login (simulator.demo)
 logger = logging.getLogger(__name__)
 
@@ -253,25 +257,44 @@ class Simulation:
             for s in shown
         ]
         truth = self.truth.probabilities(viewer, items)
-        events, seen, removed = [], set(), set()
+        # As a client does: impressions and dwells queue up and go in batches
+        # (when one fills, and when the visit ends), each with the time it
+        # happened; actions go at once, so they arrive before the impressions
+        # that led to them, and the server must attribute by event time.
+        queue: list[feed_services.ClientEvent] = []
+
+        def send(sent_at: datetime) -> None:
+            if queue:
+                feed_services.engagements_log(user=user, events=queue[:], sent_at=sent_at, at=sent_at)
+                queue.clear()
+
+        seen, removed = set(), set()
         for i, item in enumerate(shown):
             tweet, served = item.tweet, feed_services.Served(item.feed_request, item.position)
             if tweet.pk in removed:  # its card is gone from the page
                 continue
+            seen_at = at + timedelta(seconds=SECONDS_PER_ITEM * i)
             dwell_ms = int(np.clip(rng.lognormal(truth["dwell_mu"][i], DWELL_SIGMA), 200, 600_000))
             for kind, dwell in ((Engagement.Kind.IMPRESSION, None), (Engagement.Kind.DWELL, dwell_ms)):
-                events.append(
+                queue.append(
                     feed_services.ClientEvent(
-                        tweet.pk, kind, dwell_ms=dwell, feed_request=item.feed_request, position=item.position
+                        tweet.pk,
+                        kind,
+                        dwell_ms=dwell,
+                        feed_request=item.feed_request,
+                        position=item.position,
+                        at=seen_at,
                     )
                 )
+            if len(queue) >= CLIENT_BATCH_EVENTS:
+                send(seen_at)
             draws = rng.random(5)
             if tweet.pk in seen or tweet.author_id == user.pk:  # seen already, or their own
                 continue
             seen.add(tweet.pk)
             odds = {head: truth[head][i] * attention(item.position) for head in ("like", "reply", "retweet")}
             odds |= {head: truth[head][i] for head in ("hide", "report")}
-            acted_at = at + timedelta(seconds=SECONDS_PER_ITEM * i)
+            acted_at = seen_at + timedelta(seconds=ACTION_DELAY_S)
             if draws[0] < odds["report"]:
                 reason = Report.Reason.SPAM if self.is_spammer(tweet.author_id) else Report.Reason.ABUSE
                 feed_services.report_create(user=user, tweet=tweet, reason=reason, served=served, at=acted_at)
@@ -289,7 +312,7 @@ class Simulation:
                 topic = max(self.topics.get(tweet.pk, 0), 0)
                 text = tweet_text(rng, topic=topic, spam=self.people[viewer].is_spammer)
                 self.post(author=viewer, topic=topic, text=text, at=acted_at, reply_to=tweet, served=served)
-        feed_services.engagements_log(user=user, events=events, at=at)
+        send(at + timedelta(seconds=SECONDS_PER_ITEM * len(shown)))
 
     def run_day(self, *, mode: str) -> None:
         """Simulate the world's next day in `mode`: posts and visits in time order."""

@@ -25,6 +25,10 @@ def user_profiles(*, viewer: User | None) -> QuerySet[User]:
     return queryset
 
 
+def follows_anyone(*, user: User) -> bool:
+    return Follow.objects.filter(follower=user).exists()
+
+
 def followers_of(*, user: User) -> QuerySet[User]:
     """Who follows `user`, annotated with `followed_at`."""
     return User.objects.filter(is_active=True, following_set__followee=user).annotate(

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from users.models import Follow, FollowEvent, User
+from users.signals import follows_changed
 
 
 def user_create(*, username: str, password: str, display_name: str = "", bio: str = "") -> User:
@@ -41,6 +42,7 @@ def follow_create(*, follower: User, followee: User, at: datetime | None = None)
         FollowEvent.objects.create(
             follower=follower, followee=followee, kind=FollowEvent.Kind.FOLLOW, created_at=follow.created_at
         )
+        follows_changed.send(sender=Follow, follower_id=follower.pk)
     return follow
 
 
@@ -53,3 +55,4 @@ def follow_delete(*, follower: User, followee: User, at: datetime | None = None)
         FollowEvent.objects.create(
             follower=follower, followee=followee, kind=FollowEvent.Kind.UNFOLLOW, created_at=at or timezone.now()
         )
+        follows_changed.send(sender=Follow, follower_id=follower.pk)

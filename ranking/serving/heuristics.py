@@ -19,3 +19,10 @@ def author_diversity(scores: np.ndarray, author_ids: np.ndarray) -> tuple[np.nda
     discount = 0.75 * 0.5**k + 0.25
     adjusted = np.where(scores > 0, scores * discount, scores / discount)
     return np.argsort(-adjusted, kind="stable"), adjusted
+
+
+def network_first(order: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """`order` with the fill candidates (`fill` true) after all the others,
+    each part keeping its order: the fill is there for when the viewer's
+    network runs out, not to crowd out the people they follow."""
+    return order[np.argsort(fill[order], kind="stable")]

@@ -5,52 +5,58 @@ import logging
 import time
 from datetime import datetime
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from ranking.serving.candidates import candidates_for
+from config import telemetry
+from ranking.serving.candidates import Source, candidates_for, own_recent
 from ranking.serving.features import serving_features
-from ranking.serving.heuristics import author_diversity
+from ranking.serving.heuristics import author_diversity, network_first
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
 from ranking.spec import FEATURE_SPEC_FINGERPRINT, as_of, weighted_sum
-from ranking.store import RankedFeed, RankedItem, ranked_feed_store
+from ranking.store import OWN_TWEET_REASON, RankedFeed, RankedItem, ranked_feed_store
 from users.models import User
 
 logger = logging.getLogger(__name__)
 
 
 class Stopwatch:
-    """Seconds per stage of a build, into `laps` when one is given."""
+    """Seconds per stage of a build, into `laps`."""
 
-    def __init__(self, laps: dict | None):
+    def __init__(self, laps: dict):
         self.laps, self.last = laps, time.perf_counter()
 
     def lap(self, name: str) -> None:
-        if self.laps is not None:
-            now = time.perf_counter()
-            self.laps[name] = now - self.last
-            self.last = now
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
 
 
 def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict | None = None) -> RankedFeed:
     """Rank every candidate of `user_id`'s feed at `at` (rounded down to its
-    whole millisecond, as training counts) with `model`. The feed keeps the
-    float32 feature row each item was scored with (`features`).
-    `timings`, when given, receives each stage's seconds (for benchmarks)."""
-    clock = Stopwatch(timings)
+    whole millisecond, as training counts) with `model`, under the viewer's
+    own tweets of the last minutes, pinned on top unscored. The feed keeps
+    the float32 feature row each scored item was scored with (`features`).
+    Each stage's seconds go to the metrics, and into `timings` when given
+    (for benchmarks)."""
+    clock = Stopwatch({} if timings is None else timings)
     at = as_of(at)
     candidate_set = candidates_for(viewer_id=user_id, at=at)
     candidates = candidate_set.candidates
+    pinned = [RankedItem(tweet_id, None, (OWN_TWEET_REASON,)) for tweet_id in own_recent(viewer_id=user_id, at=at)]
     clock.lap("candidates")
     features = serving_features(candidate_set=candidate_set, at=at)
     clock.lap("features")
     if not candidates:
-        return RankedFeed(user_id, model.name, at, [], FEATURE_SPEC_FINGERPRINT)
+        telemetry.feed_build_observe(stages=clock.laps, candidates=0)
+        return RankedFeed(user_id, model.name, at, pinned, feature_spec=FEATURE_SPEC_FINGERPRINT)
     # The metric's own weights: the ranker optimises what the metric measures.
     scores = weighted_sum(model.scorer.predict(features))
     clock.lap("scoring")
     order, adjusted = author_diversity(scores, features.author_id)
+    order = network_first(order, np.array([c.source in Source.FILL for c in candidates]))
     order = order[: settings.RANKED_FEED_MAX_ITEMS]  # what the stored list keeps
     shown = [candidates[i] for i in order]
     people = {c.author_id for c in shown} | {c.via_user_id for c in shown if c.via_user_id}
@@ -67,11 +73,14 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
         for candidate, score, row in zip(shown, adjusted[order].tolist(), rows, strict=True)
     ]
     clock.lap("heuristics")
+    telemetry.feed_build_observe(stages=clock.laps, candidates=len(candidates))
     # Little-endian float32, exactly what the model was given: the read path
     # copies each served item's row into its ServedItem.
     served_rows = features.numeric[order].astype("<f4")
     scored = {candidate.tweet_id: row.tobytes() for candidate, row in zip(shown, served_rows, strict=True)}
-    return RankedFeed(user_id, model.name, at, items, FEATURE_SPEC_FINGERPRINT, scored)
+    return RankedFeed(
+        user_id, model.name, at, [*pinned, *items], feature_spec=FEATURE_SPEC_FINGERPRINT, features=scored
+    )
 
 
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:

@@ -3,7 +3,7 @@ features it was scored with."""
 
 from collections.abc import Sequence
 
-from ranking.serving.candidates import Candidate
+from ranking.serving.candidates import Candidate, Source
 from ranking.spec import COLUMN
 
 
@@ -11,6 +11,10 @@ def candidate_reasons(*, candidate: Candidate, features: Sequence[float], names:
     """Why a viewer sees a tweet, in words, from its features (the main ones first)."""
     author = names.get(candidate.author_id, "this author")
     reasons = []
+    if candidate.source == Source.SIMILAR:
+        reasons.append("Liked by people who like what you like")
+    elif candidate.source == Source.POPULAR:
+        reasons.append("Popular right now")
     if features[COLUMN["aff_likes"]] >= 2:
         reasons.append(f"You often like @{author}")
     elif features[COLUMN["aff_replies"]] >= 1:
@@ -22,6 +26,6 @@ def candidate_reasons(*, candidate: Candidate, features: Sequence[float], names:
         reasons.append(f"Retweeted by @{names[candidate.via_user_id]}")
     if features[COLUMN["follows_author"]] and not reasons:
         reasons.append(f"You follow @{author}")
-    if features[COLUMN["tweet_likes_per_h"]] >= 1 and len(reasons) < 2:
+    if features[COLUMN["tweet_likes_per_h"]] >= 1 and len(reasons) < 2 and "Popular right now" not in reasons:
         reasons.append("Popular right now")
     return reasons[:2]

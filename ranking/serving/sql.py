@@ -60,10 +60,11 @@ NAMES = {
 }
 
 
-def statement(template: str) -> str:
+def statement(template: str, **fragments: str) -> str:
     """`template` with its `{table}`, `{table.field}` and `{kind.name}`
-    placeholders filled from the models (NAMES). Parameters stay `%(name)s`."""
-    return template.format(**NAMES)
+    placeholders filled from the models (NAMES), and any `{fragment}` with
+    an SQL fragment made by `statement` too. Parameters stay `%(name)s`."""
+    return template.format(**NAMES, **fragments)
 
 
 def fetch(sql: str, **params) -> list[tuple]:

@@ -2,7 +2,15 @@
 // the CSRF token Django put in the page, on every request.
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 
+export const ENGAGEMENTS_URL = '/api/engagements/';
+// Dispatched on window before every write but the event log's own: the
+// engagement logger sends what it holds first, so the impression that led to
+// an action leaves before the action (the server orders by the events' own
+// times anyway, so this only keeps the log current).
+export const BEFORE_WRITE = 'api:before-write';
+
 export async function request(method, url, { json, keepalive = false, headers = {} } = {}) {
+  if (method !== 'GET' && url !== ENGAGEMENTS_URL) window.dispatchEvent(new Event(BEFORE_WRITE));
   const response = await fetch(url, {
     method,
     keepalive,

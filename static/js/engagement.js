@@ -2,10 +2,13 @@
 // On every card of someone else's tweet (`data-log`): an impression the first
 // time at least half of it is visible; a dwell for each stretch it stays so,
 // counted only while the tab is visible; a click when the tweet is opened.
-// Events carry the card's feed request and position when it came from a
-// feed, and go to POST /api/engagements/ in batches: when a batch fills, and
-// when the page is hidden or left (a keepalive request outlives the page).
-import { api } from './api.js';
+// Events carry when they happened and the card's feed request and position
+// when it came from a feed, and go to POST /api/engagements/ in batches: when
+// a batch fills, before any action is sent (a like, a follow, a reply form),
+// and when the page is hidden or left (a keepalive request outlives the
+// page). Each batch says when it was sent, so the server can correct the
+// events' times for this machine's clock.
+import { api, BEFORE_WRITE, ENGAGEMENTS_URL } from './api.js';
 
 const BATCH_EVENTS = 20;
 const VISIBLE_RATIO = 0.5;
@@ -19,7 +22,7 @@ const inView = new Set(); // cards at least half visible now
 const visibleSince = new Map(); // card -> when its current stretch began
 
 function log(card, kind, extra = {}) {
-  const event = { tweet: Number(card.dataset.tweet), kind, ...extra };
+  const event = { tweet: Number(card.dataset.tweet), kind, at: new Date().toISOString(), ...extra };
   if (card.dataset.feedRequest) {
     event.feed_request = card.dataset.feedRequest;
     event.position = Number(card.dataset.position);
@@ -31,8 +34,12 @@ function log(card, kind, extra = {}) {
 function flush() {
   if (!queue.length) return;
   const events = queue.splice(0);
-  api('POST', '/api/engagements/', { events }, { keepalive: true }).catch((error) => console.error(error));
+  const batch = { events, sent_at: new Date().toISOString() };
+  api('POST', ENGAGEMENTS_URL, batch, { keepalive: true }).catch((error) => console.error(error));
 }
+
+window.addEventListener(BEFORE_WRITE, flush);
+document.addEventListener('submit', flush, true);
 
 function startDwell(card) {
   if (!visibleSince.has(card) && document.visibilityState === 'visible') visibleSince.set(card, performance.now());

@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from ranking.registry import register, version_activate
-from ranking.spec import FEATURE_SPEC_VERSION
+from ranking.spec import ATTRIBUTION_WINDOW, FEATURE_SPEC_VERSION
+from ranking.training.examples import training_examples
 from tests.browser.conftest import eventually, leave_by, screenshot
 from tests.factories import SuperUserFactory, UserFactory, follow, tweet
 from users.models import Follow
@@ -165,6 +166,27 @@ def test_scrolling_the_feed_logs_impressions_dwell_and_clicks(page, log_in, alic
     assert {(e.tweet_id, e.position) for e in events} <= served
     assert max(e.position for e in impressions) >= 25  # scrolled into the second page
     assert impressions.values("tweet").distinct().count() == impressions.count()  # one per card
+
+
+def test_a_tweet_liked_as_soon_as_it_is_seen_is_a_like_label(page, log_in, alice):
+    """The like goes at once; the impression waits in the logger's queue (the
+    batch is not full): it is sent before the like (the logger flushes on
+    every write) and stored at the time it happened, so training labels it."""
+    viewer = log_in(UserFactory())
+    follow(viewer, alice)
+    liked = tweet(alice, "Like me as soon as you see me")
+
+    page.goto("/following/")
+    card = page.locator(f'.card[data-tweet="{liked.pk}"]')
+    card.locator('[data-action="like"]').click()
+    expect(card.locator('[data-action="like"]')).to_have_attribute("aria-pressed", "true")
+
+    impression = eventually(lambda: Engagement.objects.filter(user=viewer, kind="impression").first())
+    like = Engagement.objects.get(user=viewer, kind="like")
+    assert impression is not None and impression.created_at <= like.created_at
+    # As a training run sees them once their attribution window is over.
+    examples = training_examples(since=timezone.now() - timedelta(hours=1), now=timezone.now() + ATTRIBUTION_WINDOW)
+    assert examples.labels["like"].tolist() == [1.0]
 
 
 def test_xss_payloads_render_as_text(page, log_in, alice):

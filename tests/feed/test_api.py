@@ -1,7 +1,7 @@
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -753,3 +753,126 @@ def test_timeline_cursor_round_trips():
     cursor = FeedCursor(uuid.uuid4(), 20, datetime.fromisoformat("2025-01-02T03:04:05.123456+00:00"), 42)
 
     assert FeedCursor.decode(cursor.encode()) == cursor
+
+
+# --- Event times: attribution whatever order events arrive in -----------------
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def test_events_keep_the_time_they_happened_corrected_for_the_clients_clock(viewer):
+    posted = tweet()
+    feed_request = services.feed_request_create(
+        user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=1)
+    )
+    behind = timedelta(hours=3)  # this client's clock is three hours slow
+    now = timezone.now()
+    seen = now - timedelta(seconds=40)
+    events = [
+        {"tweet": posted.pk, "kind": "impression", "feed_request": str(feed_request.pk), "at": iso(seen - behind)}
+    ]
+
+    response = viewer.post("/api/engagements/", {"events": events, "sent_at": iso(now - behind)}, format="json")
+
+    assert response.status_code == 201
+    stored = Engagement.objects.get()
+    assert abs((stored.created_at - seen).total_seconds()) < 2
+    assert stored.received_at >= stored.created_at + timedelta(seconds=38)
+
+
+def test_an_event_without_a_time_happened_when_its_feed_request_served_it(viewer):
+    posted = tweet()
+    served = services.feed_request_create(user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=5))
+    events = [
+        {"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk)},
+        {"tweet": posted.pk, "kind": "click"},
+    ]
+
+    viewer.post("/api/engagements/", {"events": events}, format="json")
+
+    impression, click = Engagement.objects.order_by("pk")
+    assert impression.created_at == served.created_at
+    assert click.created_at == click.received_at  # nothing better is known
+
+
+EVENT_TIME_BOUNDS = {
+    "in the future": lambda served, now: now + timedelta(minutes=5),
+    "older than the bound": lambda served, now: now - timedelta(seconds=settings.ENGAGEMENT_MAX_AGE_S + 60),
+    "before its feed request": lambda served, now: served.created_at - timedelta(minutes=5),
+}
+
+
+@pytest.mark.parametrize("moment", EVENT_TIME_BOUNDS.values(), ids=EVENT_TIME_BOUNDS.keys())
+def test_a_batch_with_a_time_out_of_bounds_is_refused_whole(viewer, moment):
+    posted = tweet()
+    served = services.feed_request_create(user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=1))
+    good = {"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk)}
+    bad = {**good, "kind": "click", "at": iso(moment(served, timezone.now()))}
+
+    response = viewer.post("/api/engagements/", {"events": [good, bad]}, format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["events"]
+    assert message.startswith("Event 1: `at`")
+    assert not Engagement.objects.exists()
+
+
+def test_a_time_within_the_clock_skew_moves_onto_its_bound(viewer):
+    posted = tweet()
+    served = services.feed_request_create(user=viewer.user, mode="latest")
+    early = served.created_at - timedelta(seconds=settings.ENGAGEMENT_CLOCK_SKEW_S / 2)
+    events = [{"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk), "at": iso(early)}]
+
+    assert viewer.post("/api/engagements/", {"events": events}, format="json").status_code == 201
+    assert Engagement.objects.get().created_at == served.created_at
+
+
+@pytest.mark.parametrize("field", ["at", "sent_at"])
+def test_a_time_that_is_no_time_is_a_400(viewer, field):
+    posted = tweet()
+    event = {"tweet": posted.pk, "kind": "impression"}
+    body = {"events": [{**event, "at": "yesterday"}]} if field == "at" else {"events": [event], "sent_at": 5}
+
+    response = viewer.post("/api/engagements/", body, format="json")
+
+    assert response.status_code == 400
+    assert field in json.dumps(response.json())
+    assert not Engagement.objects.exists()
+
+
+def test_impressions_sent_after_the_likes_they_led_to_still_label_them(api_for):
+    """A client that likes at once and sends its impressions at the end of the
+    session (as the README documents for REST clients): every like is a label."""
+    from ranking.spec import ATTRIBUTION_WINDOW
+    from ranking.training.examples import training_examples
+
+    authors = UserFactory.create_batch(3)
+    for n, author in enumerate(authors * 4):
+        tweet(author, f"tweet {n} about python")
+    liked = 0
+    for _ in range(3):
+        client = api_for()
+        follow(client.user, *authors)
+        page = client.get("/api/feed/?mode=latest").json()
+        seen_at = timezone.now()
+        for item in page["results"][::3]:
+            client.post(f"/api/tweets/{item['id']}/like/", {"feed_request": page["feed_request"]}, format="json")
+            liked += 1
+        events = [
+            {"tweet": item["id"], "kind": "impression", "feed_request": page["feed_request"],
+             "position": item["position"], "at": iso(seen_at)}
+            for item in page["results"]
+        ]  # fmt: skip
+        sent = client.post("/api/engagements/", {"events": events, "sent_at": iso(timezone.now())}, format="json")
+        assert sent.status_code == 201
+
+    # As a training run sees them once their attribution window is over.
+    examples = training_examples(since=timezone.now() - timedelta(hours=1), now=timezone.now() + ATTRIBUTION_WINDOW)
+
+    assert len(examples) == 3 * 12
+    assert int(examples.labels["like"].sum()) == liked == 12
+    # The likes were stored before their impressions arrived.
+    first_like = Engagement.objects.filter(kind="like").order_by("received_at").first()
+    assert first_like.received_at < Engagement.objects.filter(kind="impression").earliest("received_at").received_at

@@ -90,3 +90,18 @@ def test_a_scroll_onto_a_rebuilt_list_keeps_no_features_of_another_build(built):
     items = served(first["feed_request"])
     assert [i.feature_spec for i in items] == [FEATURE_SPEC_FINGERPRINT] * 2 + [""] * (len(items) - 2)
     assert all(i.features is None for i in items[2:]) and len(items) > 2
+
+
+def test_the_viewers_own_pinned_tweet_is_served_without_features(built):
+    client, _ = built
+    own = tweet(client.user, "my own news")
+    feed = feed_build(user_id=client.user.pk)
+    assert feed.items[0].tweet_id == own.pk and feed.items[0].score is None
+
+    body = client.get("/api/feed/?mode=ranked&limit=3").json()
+
+    items = served(body["feed_request"])
+    assert [(i.tweet_id, i.features, i.feature_spec) for i in items[:1]] == [(own.pk, None, "")]
+    assert all(
+        i.feature_spec == FEATURE_SPEC_FINGERPRINT and len(i.features) == len(NUMERIC_FEATURES) for i in items[1:]
+    )

@@ -402,3 +402,23 @@ def test_age_of_an_older_tweet_is_its_date():
     moment = timezone.now() - timedelta(days=400)
 
     assert age(moment) == f"{moment:%b} {moment.day}, {moment.year}"
+
+
+def test_an_empty_feed_asks_to_follow_only_someone_who_follows_nobody(logged_in):
+    assert b"Follow a few to get started" in logged_in.get("/").content
+    follow(logged_in.user, UserFactory())
+
+    page = logged_in.get("/following/").content
+    assert b"Follow a few" not in page
+    assert b"Nothing new" in page
+
+
+def test_a_ranked_feed_read_to_its_end_says_all_caught_up(logged_in, followee):
+    posted = tweet(followee, "the only one")
+    ranked_feed_store(feed=RankedFeed(logged_in.user.pk, "v1", timezone.now(), [RankedItem(posted.pk, 1.0, ())]))
+
+    page = logged_in.get("/").content.decode()
+
+    assert "the only one" in page
+    assert "all caught up" in page and 'href="/following/"' in page
+    assert "Follow a few" not in page and "Nothing new" not in page

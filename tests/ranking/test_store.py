@@ -21,26 +21,37 @@ def row(*values: float) -> bytes:
 
 def feed(user_id, built_at, rows: dict | None = None, spec="abc123") -> RankedFeed:
     items = [RankedItem(10, 2.0, ()), RankedItem(11, 1.0, ()), RankedItem(12, 0.5, ())]
-    return RankedFeed(user_id, "v1", built_at, items, spec, rows)
+    return RankedFeed(user_id, "v1", built_at, items, feature_spec=spec, features=rows)
 
 
-def test_rows_are_stored_with_the_list_in_one_write_and_read_for_a_page_in_one(monkeypatch):
+def test_rows_are_stored_in_the_lists_own_write_and_read_for_a_page_in_one(monkeypatch):
     built_at = as_of(timezone.now())
-    ranked_feed_store(feed=feed(7, built_at))
-    stored = ranked_feed_get(user_id=7)
     calls = []
     for name in ("set", "set_many", "get", "get_many"):
         method = getattr(cache, name)
-        monkeypatch.setattr(
-            cache, name, lambda *a, _name=name, _method=method, **k: calls.append(_name) or _method(*a, **k)
-        )
 
+        def spy(*args, _name=name, _method=method, **kwargs):
+            calls.append((_name, sorted(args[0]) if _name == "set_many" else args[0]))
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(cache, name, spy)
+
+    ranked_feed_store(feed=feed(7, built_at))
+    without_rows = calls[:]
+    calls.clear()
     ranked_feed_store(feed=feed(7, built_at, {10: row(1, 0.1), 11: row(2, 0.2), 12: row(3, 1e-7)}))
-    writes = calls[:]
+    with_rows = calls[:]
+    calls.clear()
+    stored = ranked_feed_get(user_id=7)
+    calls.clear()
     rows = ranked_features_get(user_id=7, built_at=stored.built_at, tweet_ids=[11, 12, 99])
 
-    assert writes == ["set_many"]
-    assert calls[len(writes) :] == ["get"]
+    # As many writes as a list without rows: the rows ride in the list's own.
+    assert [name for name, _ in with_rows] == [name for name, _ in without_rows]
+    assert any(
+        {"ranked-feed:7", "ranked-feed-features:7"} <= set(keys) for name, keys in with_rows if name == "set_many"
+    )
+    assert calls == [("get", "ranked-feed-features:7")]
     assert (stored.built_at, stored.feature_spec) == (built_at, "abc123")
     # float32 values, exactly: 0.2 comes back as the float32 nearest to it.
     assert rows == {11: [2.0, struct.unpack("<f", struct.pack("<f", 0.2))[0]], 12: [3.0, pytest.approx(1e-7)]}
@@ -67,7 +78,14 @@ def test_rows_of_an_earlier_build_are_never_taken_for_a_later_ones():
 def test_without_redis_a_page_has_no_rows_and_no_error(settings):
     built_at = as_of(timezone.now())
     ranked_feed_store(feed=feed(7, built_at, {10: row(1), 11: row(2), 12: row(3)}))
-    page = RankedPage("v1", [RankedItem(10, 2.0, ())], has_more=False, built_at=built_at, feature_spec="abc123")
+    page = RankedPage(
+        model_version="v1",
+        built_at=built_at,
+        version="",
+        items=[RankedItem(10, 2.0, ())],
+        has_more=False,
+        feature_spec="abc123",
+    )
     assert served_features(user_id=7, page=page, tweet_ids=[10]) == {10: [1.0]}
     settings.CACHES = {
         "default": {

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from feed import services
 from feed.models import Engagement
-from ranking.serving.candidates import IN_NETWORK_MAX_AGE, Source, candidates_for
+from ranking.serving.candidates import IN_NETWORK_MAX_AGE, OUT_OF_NETWORK_BELOW, Source, candidates_for, own_recent
 from tests.factories import UserFactory, follow, tweet
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +62,11 @@ def test_social_proof_needs_several_followees():
 
     found = candidates_for(viewer_id=viewer.pk, at=timezone.now())
 
-    assert ids(found) == [liked_by_two.pk]
-    assert found.candidates[0].source == Source.SOCIAL_PROOF
+    # Liked by one followee is no social proof; with so few candidates, it comes as popular.
+    assert {c.tweet_id: c.source for c in found.candidates} == {
+        liked_by_two.pk: Source.SOCIAL_PROOF,
+        liked_by_one.pk: Source.POPULAR,
+    }
 
 
 def test_candidates_are_as_of_their_time():
@@ -76,17 +79,50 @@ def test_candidates_are_as_of_their_time():
     assert ids(candidates_for(viewer_id=viewer.pk, at=now - timedelta(hours=1))) == [earlier.pk]
 
 
-def test_candidates_cost_two_queries_however_many(django_assert_num_queries):
+def test_candidates_cost_two_queries_however_many_and_a_third_when_few(django_assert_num_queries):
     viewer, bob, carol = UserFactory.create_batch(3)
     follow(viewer, bob, carol)
-    for n in range(30):
+    for n in range(OUT_OF_NETWORK_BELOW):
         posted = tweet(bob if n % 2 else carol, f"tweet {n}")
         services.like_create(user=bob, tweet=posted)
-    assert Engagement.objects.count() == 30
+    assert Engagement.objects.count() == OUT_OF_NETWORK_BELOW
 
     with django_assert_num_queries(2):
         found = candidates_for(viewer_id=viewer.pk, at=timezone.now())
-    assert len(found.candidates) == 30
+    assert len(found.candidates) == OUT_OF_NETWORK_BELOW
+    services.hide_create(user=viewer, tweet=posted)  # one fewer than OUT_OF_NETWORK_BELOW
+    with django_assert_num_queries(3):
+        candidates_for(viewer_id=viewer.pk, at=timezone.now())
+
+
+def test_out_of_network_fills_in_what_people_who_like_what_the_viewer_likes_liked():
+    viewer, alice, kindred, other, stranger = UserFactory.create_batch(5)
+    follow(viewer, alice)
+    shared_taste = tweet(alice, "python tips")
+    services.like_create(user=viewer, tweet=shared_taste, at=timezone.now() - timedelta(days=3))
+    services.like_create(user=kindred, tweet=shared_taste, at=timezone.now() - timedelta(days=3))
+    their_pick, crowd_pick = tweet(stranger, "more python"), tweet(stranger, "a meme")
+    services.like_create(user=kindred, tweet=their_pick)
+    for fan in (other, alice, UserFactory()):
+        services.like_create(user=fan, tweet=crowd_pick)
+    services.engagements_log(user=viewer, events=[services.ClientEvent(shared_taste.pk, "impression")])
+
+    found = candidates_for(viewer_id=viewer.pk, at=timezone.now() + timedelta(seconds=1))
+
+    assert {c.tweet_id: c.source for c in found.candidates} == {
+        their_pick.pk: Source.SIMILAR,
+        crowd_pick.pk: Source.POPULAR,
+    }
+
+
+def test_the_viewers_own_recent_tweets_are_pinned_newest_first():
+    viewer = UserFactory()
+    now = timezone.now()
+    tweet(viewer, "an hour ago", at=now - timedelta(hours=1))
+    earlier, latest = tweet(viewer, "earlier", at=now - timedelta(minutes=5)), tweet(viewer, "now", at=now)
+    services.retweet_create(user=viewer, tweet=tweet())
+
+    assert own_recent(viewer_id=viewer.pk, at=now + timedelta(seconds=1)) == [latest.pk, earlier.pk]
 
 
 def test_what_the_viewer_has_seen_is_not_a_candidate_again():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from kombu import pools
 
 from feed.models import FeedRequest, ServedItem
-from ranking.serving.heuristics import author_diversity
+from ranking.serving.heuristics import author_diversity, network_first
 from ranking.serving.pipeline import feed_build
 from ranking.spec import weighted_sum
 from ranking.store import (
@@ -183,3 +183,10 @@ print("tensorflow" in sys.modules, "keras" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_the_fill_goes_after_the_viewers_network_each_keeping_its_order():
+    order = np.array([4, 0, 3, 1, 2])
+    fill = np.array([False, True, False, True, False])
+
+    assert network_first(order, fill).tolist() == [4, 0, 2, 3, 1]

@@ -41,3 +41,25 @@ def test_a_worker_builds_the_ranked_feed_and_rebuilds_it_after_a_post(celery_wor
     )
     assert len(rebuilt["results"]) == 7
     assert ranked_feed_get(user_id=viewer.user.pk).built_at > built_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_user_who_follows_people_sees_their_tweets_on_the_next_load(celery_worker_process, active_model, api_for):
+    viewer = api_for()
+    people = UserFactory.create_batch(3)
+    posted = {tweet(person, f"hello from {person.username}").pk for person in people}
+    assert viewer.get("/api/feed/").json()["results"] == []  # follows nobody yet
+
+    for person in people:
+        assert viewer.post(f"/api/users/{person.username}/follow/").status_code in (200, 201)
+
+    # At once: their tweets (the latest timeline if the list is not built yet, or the new list).
+    assert posted <= {item["id"] for item in viewer.get("/api/feed/").json()["results"]}
+    # Within seconds, ranked: the follow asked the worker for a new list.
+    wait_for(
+        lambda: (
+            (body := viewer.get("/api/feed/").json())["ranking"] == "ranked"
+            and posted <= {item["id"] for item in body["results"]}
+        ),
+        timeout_s=30,
+    )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('feed', '0002_serveditem'),
+        ('feed', '0003_engagement_received_at'),
     ]
 
     operations = [
