@@ -64,7 +64,7 @@ lint: lint-code $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/hadolint Dockerfile
 	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
-	BC_SKIP_MAPPING=TRUE TOOLS=$(LINT_VENV)/bin bin/validate-k8s
+	BC_SKIP_MAPPING=TRUE TOOLS=$(LINT_VENV)/bin bin/validate-k8s  # kubectl kustomize, kubernetes-validate, checkov
 	@if command -v terraform >/dev/null; then \
 		terraform -chdir=deploy/terraform fmt -check -recursive && echo "terraform fmt: ok"; \
 	else echo "lint: no terraform binary here: fmt -check skipped, checkov below still runs"; fi

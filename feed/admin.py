@@ -1,21 +1,9 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 
+from config.admin import ReadOnlyAdmin
 from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For logs: rows are written by the product, only ever looked at here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tweet)

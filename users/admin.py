@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from config.admin import ReadOnlyAdmin
 from users.models import Follow, FollowEvent, User
 
 
@@ -11,22 +12,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = [*DjangoUserAdmin.fieldsets, ("Profile", {"fields": ["display_name", "bio"]})]
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Follows change only through users.services, which keeps the follow log
-    (FollowEvent) beside the graph; an edit here would bypass it."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
+# Follows change only through users.services, which keeps the follow log
+# (FollowEvent) beside the graph.
 @admin.register(Follow)
-class FollowAdmin(ViewOnlyAdmin):
+class FollowAdmin(ReadOnlyAdmin):
     list_display = ["follower", "followee", "created_at"]
     search_fields = ["follower__username", "followee__username"]
     list_filter = ["created_at"]
@@ -35,7 +24,7 @@ class FollowAdmin(ViewOnlyAdmin):
 
 
 @admin.register(FollowEvent)
-class FollowEventAdmin(ViewOnlyAdmin):
+class FollowEventAdmin(ReadOnlyAdmin):
     list_display = ["follower", "kind", "followee", "created_at"]
     search_fields = ["follower__username", "followee__username"]
     list_filter = ["kind", "created_at"]
