@@ -31,6 +31,21 @@ def enqueue(task_name: str, *args) -> None:
     transaction.on_commit(send)
 
 
+def enqueue_now(task_name: str, *args, expires_s: float | None = None) -> bool:
+    """Send the task named `task_name` at once, not on commit, and say
+    whether the broker took it: for a caller that must know, such as a read
+    that marks a feed build as asked for only once it was. A broker outage
+    is logged and answers False. Only for tasks that need nothing of the
+    current transaction. `expires_s`: a worker that takes the task later
+    than this skips it (a redelivered, long-orphaned build)."""
+    try:
+        app.send_task(task_name, args=args, expires=expires_s)
+    except Exception:
+        logger.exception("Could not enqueue %s%s: is the broker down?", task_name, args)
+        return False
+    return True
+
+
 @worker_ready.connect
 def _serve_worker_metrics(**kwargs) -> None:
     """A worker with METRICS_WORKER_PORT set serves what its pool processes

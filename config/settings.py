@@ -149,7 +149,29 @@ CELERY_RESULT_EXPIRES = 3600
 # A dead broker must not block a web request: fail fast, the caller logs it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
+# The longest a training run may take: past it the training worker kills it
+# (CELERY_TASK_TIME_LIMIT below). 200,000 examples train in ~1 minute here
+# (README, "Measured"); a night's 28-day window is some times that.
+TRAIN_TIME_LIMIT_S = env.int("TRAIN_TIME_LIMIT_S", default=3600)
+# How long the Redis broker leaves a task taken by a worker (acks_late: not
+# acknowledged until it ends) before it hands it to another, presuming its
+# worker dead. Above the longest training, or a nightly retrain still running
+# would be started a second time beside itself. Feed builds do not wait for
+# it: their "building" mark expires within seconds (FEED_BUILD_MARK_TTL_S)
+# and the next read asks again.
+CELERY_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=2 * TRAIN_TIME_LIMIT_S)
+if CELERY_VISIBILITY_TIMEOUT_S <= TRAIN_TIME_LIMIT_S:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT_S ({CELERY_VISIBILITY_TIMEOUT_S}) must exceed TRAIN_TIME_LIMIT_S "
+        f"({TRAIN_TIME_LIMIT_S}): a training still running would be delivered to a second worker."
+    )
+CELERY_TASK_ANNOTATIONS = {"ranking.tasks.train_ranker_task": {"time_limit": TRAIN_TIME_LIMIT_S}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "max_retries": 0,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
+}
 if CELERY_BROKER_URL == "filesystem://":
     BROKER_FOLDER = VAR_DIR / "broker"
     BROKER_FOLDER.mkdir(parents=True, exist_ok=True)
@@ -192,6 +214,27 @@ FEED_PAGE_SIZE_MAX = 100
 RANKED_FEED_MAX_ITEMS = env.int("RANKED_FEED_MAX_ITEMS", default=500)
 RANKED_FEED_TTL_S = env.int("RANKED_FEED_TTL_S", default=24 * 3600)
 RANKED_FEED_MAX_AGE_S = env.int("RANKED_FEED_MAX_AGE_S", default=15 * 60)
+# A read that finds no fresh list asks for a build and marks it asked for, so
+# that other reads do not ask again. The mark lives about as long as the p99
+# of a build from request to stored list (a build is ~0.3 s at p99, README
+# "Measured", plus its wait in the feeds queue): past it the build is presumed
+# lost with its worker and the next read asks again. Too short costs only a
+# duplicate build (they are idempotent); too long, a "pending" feed that long.
+FEED_BUILD_MARK_TTL_S = env.int("FEED_BUILD_MARK_TTL_S", default=10)
+# A worker that finds no model it can rank with says so for this long: reads
+# answer `"ranking": "off"` (the latest timeline) instead of asking for builds
+# that cannot rank, then ask again. Activating a version clears it at once.
+RANKING_UNAVAILABLE_RECHECK_S = env.int("RANKING_UNAVAILABLE_RECHECK_S", default=60)
+# Training (ranking.training.train). One person's examples are capped, so
+# that one account flooding the engagement log cannot make the model learn
+# that account: a heavy reader sees a few hundred tweets a day, ~5,000 over
+# the nightly 28-day window; the simulated people see ~60 a day. Past the
+# cap a person's impressions are thinned evenly over time (deterministic).
+TRAIN_MAX_EXAMPLES_PER_USER = env.int("TRAIN_MAX_EXAMPLES_PER_USER", default=5000)
+# A new model is activated only when, on the validation slice, its like
+# ROC-AUC reaches this (a constant predictor scores 0.5) and its NDCG@10
+# beats the chronological order's (the feed it would replace).
+TRAIN_MIN_LIKE_ROC_AUC = env.float("TRAIN_MIN_LIKE_ROC_AUC", default=0.55)
 FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Client events carry when they happened (feed.services.engagements_log).

@@ -52,6 +52,13 @@ FEEDS_SERVED = Counter(
     ["ranking"],
 )
 
+MODEL_LOAD_FAILURES = Counter(
+    "ranked_feed_model_load_failures",
+    "Times a feeds worker could not load a model version it was to rank with (artifact missing, "
+    "corrupt or incompatible); it falls back to the previous loadable version, or to the chronological feed.",
+    ["version"],
+)
+
 
 def feed_build_observe(*, stages: dict[str, float], candidates: int) -> None:
     """Record one feed build: seconds per stage (a Stopwatch's laps) and how
@@ -65,6 +72,11 @@ def feed_build_observe(*, stages: dict[str, float], candidates: int) -> None:
 def feed_served_observe(*, ranking: str) -> None:
     """Count one feed page served in ranking state `ranking`."""
     FEEDS_SERVED.labels(ranking=ranking).inc()
+
+
+def model_load_failure_observe(*, version: str) -> None:
+    """Count one failed load of model version `version`."""
+    MODEL_LOAD_FAILURES.labels(version=version).inc()
 
 
 def observes_feed_served(read):

@@ -86,7 +86,9 @@ class FeedSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=services.FEED_MODES, help_text="what ordered this page")
     ranking = serializers.ChoiceField(
         choices=["ranked", "pending", "off"],
-        help_text='"pending": no fresh ranked list yet, this is the latest timeline while one is built',
+        help_text='"pending": no ranked list yet, this is the latest timeline while one is built; '
+        '"off": the latest timeline, asked for or because ranking is unavailable (no model can rank, '
+        "or the broker is down)",
     )
     model_version = serializers.CharField(allow_blank=True)
     caught_up = serializers.BooleanField(help_text="a ranked feed served to its end: nothing left to show")

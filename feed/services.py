@@ -365,7 +365,9 @@ class FeedItem:
 class FeedPage:
     """One page of a home feed, ready to render: the API and the pages both use it.
     `ranking` says what ordered it: "ranked", "pending" (no ranked list yet:
-    the latest timeline, while one is built) or "off" (latest asked).
+    the latest timeline, while one is built) or "off" (the latest timeline:
+    asked for, or ranking is unavailable: no model can rank, or the broker
+    or Redis is down).
     `caught_up`: a ranked list served to its end, nothing left to show."""
 
     feed_request: FeedRequest
@@ -410,8 +412,9 @@ def feed_read(
         if feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED:
             version = after.list_version if after else None
             page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, version=version, at=at)
-            if page is not None:
+            if isinstance(page, RankedPage):
                 return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
+            ranking = page.ranking
 
     feed_request = feed_request or feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
     tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)

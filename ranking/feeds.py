@@ -11,23 +11,27 @@ ranked list", which the caller answers with the chronological feed.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
-from config.celery import enqueue
+from config.celery import enqueue, enqueue_now
 from ranking.store import (
     OWN_TWEET_REASON,
     RankedItem,
     building_mark,
+    building_unmark,
     ranked_features_get,
     ranked_feed_drop,
     ranked_feed_get,
     ranked_feed_is_fresh,
     ranked_feed_prepend,
+    ranking_unavailable,
 )
 
 __all__ = [
     "RankedItem",
     "RankedPage",
+    "Unranked",
     "feed_build_request",
     "follows_changed",
     "ranked_page",
@@ -46,10 +50,33 @@ class RankedPage:
     feature_spec: str = ""  # the feature-spec fingerprint the list was built under
 
 
-def feed_build_request(*, user_id: int) -> None:
-    """Ask a feeds worker for a new list, once per user at a time."""
-    if building_mark(user_id=user_id):
-        enqueue("ranking.tasks.build_feed", user_id)
+@dataclass(frozen=True)
+class Unranked:
+    """No ranked list to serve. `ranking`: "pending" when a build is on its
+    way (serve the latest timeline meanwhile), "off" when none can be: no
+    model can rank now, or the broker or Redis is down."""
+
+    ranking: str
+
+
+def feed_build_request(*, user_id: int) -> bool:
+    """Ask a feeds worker for a new list, once per user at a time; True when
+    one is on its way. Sent at once, not on commit, so that the "building"
+    mark stays only when the broker took the build: after a failed send the
+    next read asks again. A mark whose build was lost with its worker expires
+    within seconds (FEED_BUILD_MARK_TTL_S), and the next read asks again too."""
+    if ranking_unavailable():
+        return False
+    marked = building_mark(user_id=user_id)
+    if marked is None:  # Redis is down: no list could be stored
+        return False
+    if not marked:  # asked for already, and not lost yet
+        return True
+    # A build asked for longer ago than a list may be old is no longer awaited.
+    if enqueue_now("ranking.tasks.build_feed", user_id, expires_s=settings.RANKED_FEED_MAX_AGE_S):
+        return True
+    building_unmark(user_id=user_id)
+    return False
 
 
 def tweet_posted(*, tweet_id: int, author_id: int, is_retweet: bool = False) -> None:
@@ -77,19 +104,21 @@ def follows_changed(*, user_id: int) -> None:
 
 def ranked_page(
     *, user_id: int, offset: int, limit: int, version: str | None = None, at: datetime | None = None
-) -> RankedPage | None:
+) -> RankedPage | Unranked:
     """A slice of the stored ranked list. A new load (no `version`) reads the
     current list, and asks for a rebuild when it is stale while still serving
-    it; only when there is no list at all does it answer None (and ask for
-    one). A scroll in progress reads on from the `version` it began on
-    (the current list once that version expired)."""
+    it; only when there is no list at all does it answer Unranked (asking
+    for one: "pending", or "off" when none can be built now). A scroll in
+    progress reads on from the `version` it began on (the current list once
+    that version expired)."""
     feed = ranked_feed_get(user_id=user_id, version=version) if version else None
     if feed is None:
         feed = ranked_feed_get(user_id=user_id)
+        requested = False
         if feed is None or not ranked_feed_is_fresh(feed=feed, at=at):
-            feed_build_request(user_id=user_id)
+            requested = feed_build_request(user_id=user_id)
         if feed is None:
-            return None
+            return Unranked("pending" if requested else "off")
     return RankedPage(
         model_version=feed.model_version,
         built_at=feed.built_at,

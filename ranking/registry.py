@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ranking.models import ModelVersion
 from ranking.spec import FEATURE_SPEC_VERSION
+from ranking.store import ranking_unavailable_clear
 
 Status = ModelVersion.Status
 
@@ -95,6 +96,8 @@ def _activate(version: ModelVersion, *, previous: ModelVersion | None, remember_
     ModelVersion.objects.filter(pk=version.pk).update(**fields)
     for name, value in fields.items():
         setattr(version, name, value)
+    # Reads stop saying "off" for want of a model, and ask for builds with it.
+    transaction.on_commit(ranking_unavailable_clear)
 
 
 def version_activate(*, version: ModelVersion) -> ModelVersion:

@@ -16,8 +16,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-# A build takes well under a second; past this a lost build may be asked again.
-BUILDING_MARK_TTL_S = 60
 # How long a replaced list stays readable by the scrolls that began on it.
 SCROLL_KEEP_S = 3600
 
@@ -62,6 +60,10 @@ def _stale_key(user_id: int) -> str:
 
 def _building_key(user_id: int) -> str:
     return f"ranked-feed-building:{user_id}"
+
+
+# One for all users: which model ranks is the same for everyone.
+RANKING_UNAVAILABLE_KEY = "ranking-unavailable"
 
 
 def _features_key(user_id: int) -> str:
@@ -165,6 +167,35 @@ def feeds_mark_stale(*, user_ids: list[int]) -> None:
     cache.set_many({_stale_key(user_id): 1 for user_id in user_ids}, timeout=settings.RANKED_FEED_TTL_S)
 
 
-def building_mark(*, user_id: int) -> bool:
-    """Mark a build of `user_id`'s list as asked for; False when one already is."""
-    return cache.add(_building_key(user_id), 1, timeout=BUILDING_MARK_TTL_S)
+def building_mark(*, user_id: int) -> bool | None:
+    """Mark a build of `user_id`'s list as asked for, for FEED_BUILD_MARK_TTL_S:
+    True when marked now, False when one already is, None when Redis is down
+    (django-redis then answers None instead of raising)."""
+    return cache.add(_building_key(user_id), 1, timeout=settings.FEED_BUILD_MARK_TTL_S)
+
+
+def building_unmark(*, user_id: int) -> None:
+    """The build marked as asked for was not sent after all: let the next
+    read ask again, rather than wait out the mark."""
+    cache.delete(_building_key(user_id))
+
+
+def building_marked(*, user_id: int) -> bool:
+    return cache.get(_building_key(user_id)) is not None
+
+
+def ranking_unavailable_mark(*, reason: str) -> None:
+    """No model can rank now (none active, or none that loads): reads answer
+    the chronological feed as "off" for RANKING_UNAVAILABLE_RECHECK_S rather
+    than ask for builds that cannot rank, then ask again."""
+    cache.set(RANKING_UNAVAILABLE_KEY, reason, timeout=settings.RANKING_UNAVAILABLE_RECHECK_S)
+
+
+def ranking_unavailable() -> str | None:
+    """Why no model can rank, when a worker said so recently; else None."""
+    return cache.get(RANKING_UNAVAILABLE_KEY)
+
+
+def ranking_unavailable_clear() -> None:
+    """A model version was activated: the next read asks for a build."""
+    cache.delete(RANKING_UNAVAILABLE_KEY)

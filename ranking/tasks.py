@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from config.celery import enqueue
@@ -47,7 +48,18 @@ def train_ranker_task(days: int | None = TRAINING_WINDOW_DAYS, activate: bool = 
     }
 
 
-@shared_task(acks_late=True)
+# A build lost with its whole worker is asked for again by the next read once
+# its "building" mark expires (FEED_BUILD_MARK_TTL_S), and one whose pool
+# process died goes back to the queue at once (reject_on_worker_lost). One
+# that failed for a transient reason, PostgreSQL's connection lost or refused
+# (a restart, a failover), is retried here, backing off: ~1, 2, 4, 8 s.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=8,
+    max_retries=4,
+)
 def build_feed(user_id: int) -> int:
     """Build and store one user's ranked feed. Idempotent: a rebuild replaces it."""
     from ranking.serving.pipeline import feed_build

@@ -16,7 +16,7 @@ from ranking.serving.heuristics import author_diversity, network_first
 from ranking.serving.reasons import candidate_reasons
 from ranking.serving.scorer import IncompatibleModelError, LoadedModel, active_model
 from ranking.spec import FEATURE_SPEC_FINGERPRINT, as_of, weighted_sum
-from ranking.store import OWN_TWEET_REASON, RankedFeed, RankedItem, ranked_feed_store
+from ranking.store import OWN_TWEET_REASON, RankedFeed, RankedItem, ranked_feed_store, ranking_unavailable_mark
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -84,18 +84,21 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
 
 
 def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None:
-    """Build and store `user_id`'s ranked list. Without an active model there
-    is nothing to rank with: the user keeps the chronological feed."""
+    """Build and store `user_id`'s ranked list. Without a model to rank with
+    (none active, or none that loads) the user keeps the chronological
+    feed, and reads say ranking is "off" for a while rather than "pending"."""
     try:
         model = active_model()
         if model is None:
-            logger.warning("No active ranking model: user %s keeps the chronological feed", user_id)
+            logger.warning("No ranking model can be used: user %s keeps the chronological feed", user_id)
+            ranking_unavailable_mark(reason="no ranking model can be loaded")
             return None
         feed = feed_rank(user_id=user_id, at=at or timezone.now(), model=model)
     except IncompatibleModelError:
         # Trained on other features than the ones served now: the next
         # training replaces it; until then, the chronological feed.
         logger.exception("The active ranking model cannot score today's features")
+        ranking_unavailable_mark(reason="the active ranking model cannot score today's features")
         return None
     ranked_feed_store(feed=feed)
     return feed

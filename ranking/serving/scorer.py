@@ -10,13 +10,16 @@ import json
 import logging
 import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from django.db import DatabaseError
 
+from config import telemetry
 from ranking.models import ModelVersion
 from ranking.spec import FEATURE_SPEC_VERSION, HEADS, NUMERIC_FEATURES, FeatureBatch
 
@@ -120,21 +123,90 @@ class LoadedModel:
     scorer: Scorer
 
 
-_loaded: LoadedModel | None = None
+# A version that failed to load is not tried again for this long: each try
+# reads and unzips its whole artifact, and builds come many a second.
+LOAD_RETRY_S = 60
+# How far back through the versions the active one replaced a worker looks
+# for one it can load.
+MAX_FALLBACK_VERSIONS = 5
+
+# (the active version's id, the model its feeds are ranked with: the active
+# version itself, or the one it falls back to)
+_serving: tuple[int, LoadedModel] | None = None
+_failed_at: dict[int, float] = {}  # version id -> monotonic time of its last failed load
 _lock = threading.Lock()
 
 
+def _load(version_id: int, name: str) -> LoadedModel | None:
+    """Version `version_id` loaded, or None when its artifact is missing,
+    corrupt or of other features (logged and counted, then not tried again
+    for LOAD_RETRY_S). A database error is raised: it says nothing of the
+    model, and the build is retried."""
+    failed_at = _failed_at.get(version_id)
+    if failed_at is not None and time.monotonic() - failed_at < LOAD_RETRY_S:
+        return None
+    try:
+        artifact = ModelVersion.objects.values_list("artifact", flat=True).get(pk=version_id)
+        if not artifact:
+            raise ValueError("its artifact is empty")
+        scorer = Scorer.from_bytes(bytes(artifact))
+        if scorer.numeric_features != NUMERIC_FEATURES:
+            raise IncompatibleModelError(
+                f"it was trained on feature spec {scorer.feature_spec_version}, "
+                f"this code computes spec {FEATURE_SPEC_VERSION}"
+            )
+    except DatabaseError:
+        raise
+    except Exception:
+        logger.exception("Ranking model %s cannot be loaded", name)
+        telemetry.model_load_failure_observe(version=name)
+        _failed_at[version_id] = time.monotonic()
+        return None
+    _failed_at.pop(version_id, None)
+    logger.info("Loaded ranking model %s", name)
+    return LoadedModel(version_id, name, scorer)
+
+
+def _loadable(version_id: int, name: str, previous_id: int | None) -> LoadedModel | None:
+    """The active version loaded or, when it cannot be, the latest version it
+    replaced (of the features served now) that loads; None when none does."""
+    active_name, tried = name, 0
+    while tried < MAX_FALLBACK_VERSIONS:
+        tried += 1
+        model = _load(version_id, name)
+        if model is not None:
+            if name != active_name:
+                logger.error("The active ranking model %s cannot be loaded: ranking with %s", active_name, name)
+            return model
+        previous = (
+            ModelVersion.objects.filter(pk=previous_id, feature_spec_version=FEATURE_SPEC_VERSION)
+            .values_list("pk", "name", "previous_id")
+            .first()
+        )
+        if previous is None:
+            break
+        version_id, name, previous_id = previous
+    logger.error("No ranking model can be loaded (the active one is %s): feeds stay chronological", active_name)
+    return None
+
+
 def active_model() -> LoadedModel | None:
-    """The active model version, loaded once per process and reloaded when
-    another version becomes active (one light query per call)."""
-    global _loaded
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("pk", "name").first()
+    """The model feeds are ranked with: the active version, loaded once per
+    process and reloaded when another version becomes active (one light
+    query per call). When the active version cannot be loaded, the version it
+    replaced, or the one before, that can; None when there is no active
+    version or none of them loads (the feeds stay chronological)."""
+    global _serving
+    active = (
+        ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("pk", "name", "previous_id").first()
+    )
     if active is None:
         return None
-    if _loaded is None or _loaded.version_id != active[0]:
+    if _serving is None or _serving[0] != active[0]:
         with _lock:
-            if _loaded is None or _loaded.version_id != active[0]:
-                artifact = ModelVersion.objects.values_list("artifact", flat=True).get(pk=active[0])
-                _loaded = LoadedModel(active[0], active[1], Scorer.from_bytes(bytes(artifact)))
-                logger.info("Loaded ranking model %s", active[1])
-    return _loaded
+            if _serving is None or _serving[0] != active[0]:
+                model = _loadable(*active)
+                if model is None:
+                    return None
+                _serving = (active[0], model)
+    return _serving[1]

@@ -146,12 +146,26 @@ def evaluate(predictions: dict[str, np.ndarray], examples: Examples) -> dict:
             "observed_rate": _optional(float(labels.mean())) if n else None,
             "positives": int(labels.sum()),
         }
+    ndcg, counted = feed_ndcg(weighted_sum(predictions), examples)
+    return {"heads": heads, "ndcg_at_10": _optional(ndcg), "ndcg_requests": counted, "examples": n}
+
+
+def feed_ndcg(scores: np.ndarray, examples: Examples) -> tuple[float | None, int]:
+    """NDCG@10 of ordering each feed request of `examples` by `scores`, on
+    the realised weighted utility; (mean, requests counted)."""
     # Impressions logged outside a feed request have no ranking to judge.
     requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
     in_request = requests != ""
-    ndcg, counted = ndcg_at_k(
+    return ndcg_at_k(
         gains=weighted_sum({head: _binary(examples.labels[head]) for head in HEADS})[in_request],
-        scores=weighted_sum(predictions)[in_request],
+        scores=np.asarray(scores, dtype=np.float64).reshape(-1)[in_request],
         groups=requests[in_request],
     )
-    return {"heads": heads, "ndcg_at_10": _optional(ndcg), "ndcg_requests": counted, "examples": n}
+
+
+def chronological_ndcg(examples: Examples) -> float | None:
+    """NDCG@10 of the chronological feed on `examples`: each request's
+    tweets newest first (youngest at its impression), the order a model must
+    beat to be worth serving."""
+    ndcg, _ = feed_ndcg(-examples.features.column("age_h").astype(np.float64), examples)
+    return _optional(ndcg)

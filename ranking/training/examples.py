@@ -361,6 +361,31 @@ def _empty_examples() -> Examples:
     return Examples(empty_batch(), no_labels, np.array([], dtype=object), np.zeros(0))
 
 
+def per_user_cap(examples: Examples, *, max_per_user: int) -> np.ndarray:
+    """A boolean mask keeping at most `max_per_user` of any one viewer's
+    examples, so that no account, however much it floods the log, weighs
+    more than that in training or in validation. A viewer over the cap keeps
+    examples spread evenly over their time order; the same log always keeps
+    the same ones (ties broken by author)."""
+    if max_per_user < 1:
+        raise ValueError("max_per_user must be at least 1")
+    viewers = examples.features.viewer_id
+    keep = np.ones(len(viewers), dtype=bool)
+    order = np.lexsort((examples.features.author_id, examples.at, viewers))
+    sorted_viewers = viewers[order]
+    starts = np.flatnonzero(np.r_[True, sorted_viewers[1:] != sorted_viewers[:-1]]) if len(order) else []
+    ends = np.r_[starts[1:], len(order)] if len(order) else []
+    for start, end in zip(starts, ends, strict=True):
+        n = int(end - start)
+        if n > max_per_user:
+            # Spaced at least one apart, so rounding never picks one twice.
+            kept = np.linspace(0, n - 1, max_per_user).round().astype(np.int64)
+            dropped = np.ones(n, dtype=bool)
+            dropped[kept] = False
+            keep[order[start:end][dropped]] = False
+    return keep
+
+
 def time_split(examples: Examples, *, validation_share: float) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks (train, validation): validation is the latest
     `validation_share` of the impressions. A feed request is never cut in

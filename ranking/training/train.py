@@ -1,6 +1,8 @@
-"""Training the ranker from the engagement log: labelled examples, a split
-by time, training, evaluation against the active model on the same slice,
-registration, and promotion when the new model ranks better.
+"""Training the ranker from the engagement log: labelled examples (at most
+TRAIN_MAX_EXAMPLES_PER_USER per person), a split by time, training,
+evaluation against the active model on the same slice, registration, and
+promotion when the new model ranks better, and never when it ranks no better
+than the chronological feed or a constant predictor.
 
 Runs in the training worker and the `train_ranker` command (TensorFlow).
 """
@@ -11,14 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 
 from ranking.models import ModelVersion
 from ranking.registry import active_version, register, version_activate
 from ranking.serving.scorer import IncompatibleModelError, Scorer
 from ranking.spec import FEATURE_SPEC_VERSION, Examples
-from ranking.training.evaluation import evaluate
-from ranking.training.examples import time_split, training_examples
+from ranking.training.evaluation import chronological_ndcg, evaluate
+from ranking.training.examples import per_user_cap, time_split, training_examples
 from ranking.training.export import export_model
 from ranking.training.fit import DEFAULT_EPOCHS, ranker_fit
 
@@ -30,6 +33,8 @@ MIN_VALIDATION_EXAMPLES = 20
 # like the model would learn nothing worth serving. Rarer heads (a report)
 # may be absent from a small window; their head then predicts ~0.
 HEADS_NEEDING_BOTH_CLASSES = ("like",)
+# How a decision not to activate a model unfit to serve begins.
+UNFIT = "not activated, unfit to serve"
 
 
 class TrainingError(Exception):
@@ -85,11 +90,36 @@ def _baseline(validation: Examples) -> tuple[ModelVersion | None, dict | None, s
     return active, evaluate(predictions, validation), ""
 
 
+def _unfit(metrics: dict) -> str | None:
+    """Why a model must not serve, judged on the validation slice, or None.
+    Its like ROC-AUC must reach TRAIN_MIN_LIKE_ROC_AUC (a constant predictor,
+    or one that learned nothing, scores 0.5), and its NDCG@10 must beat the
+    chronological order's (`metrics["chronological_ndcg_at_10"]`): worse than
+    either, the feed it would rank is better served chronologically."""
+    auc, least = metrics["heads"]["like"]["roc_auc"], settings.TRAIN_MIN_LIKE_ROC_AUC
+    if auc is None:
+        return "its like ROC-AUC is undefined on the validation slice (one class of likes)"
+    if auc < least:
+        return f"its like ROC-AUC {auc:.4f} is below {least:.2f} (a constant predictor scores 0.5)"
+    ndcg, chronological = metrics["ndcg_at_10"], metrics.get("chronological_ndcg_at_10")
+    if ndcg is None or chronological is None:
+        return "NDCG@10 is undefined on the validation slice: it cannot be compared with the chronological order"
+    if ndcg <= chronological:
+        return f"its NDCG@10 {ndcg:.4f} does not beat the chronological order's {chronological:.4f}"
+    return None
+
+
 def _decide(
     *, activate: bool, metrics: dict, active: ModelVersion | None, baseline: dict | None, incompatible: str
 ) -> tuple[bool, str]:
+    unfit = _unfit(metrics)
     if activate:
-        return True, "activated on request"
+        return True, "activated on request" + (f", although {unfit}" if unfit else "")
+    # Before anything else: not even an active version that cannot be
+    # loaded is a reason to serve a model worse than the chronological feed
+    # (a worker falls back to an older version, or to the chronological feed).
+    if unfit:
+        return False, f"{UNFIT}: {unfit}"
     if active is None:
         return True, "no version was active"
     if baseline is None:
@@ -113,16 +143,32 @@ def train_ranker(
 ) -> TrainingResult:
     """Train a ranker on the impressions in [since, until), ending at the
     latest one ATTRIBUTION_WINDOW before now (an impression is used only
-    once its labels are complete), validate it on the latest
-    `validation_share` of them, register it as a candidate and
-    activate it when it beats the active version's NDCG@10 on the same
-    slice, when none is active, or when `activate` is set.
+    once its labels are complete), at most TRAIN_MAX_EXAMPLES_PER_USER of
+    any one viewer's, validate it on the latest `validation_share` of them,
+    register it as a candidate and activate it when it is fit to serve
+    (`_unfit`: better than a constant predictor and than the chronological
+    order) and beats the active version's NDCG@10 on the same slice (or
+    none is active, or the active one cannot be loaded), or when `activate`
+    is set.
 
     Raises TrainingError, registering nothing, when there is too little data
     or the training slice has a single class of likes."""
     examples = training_examples(since=since, until=until)
     if len(examples.features) == 0:
         raise TrainingError("No impressions in the engagement log for this window: nothing to train on yet.")
+    kept = per_user_cap(examples, max_per_user=settings.TRAIN_MAX_EXAMPLES_PER_USER)
+    capped = {
+        "examples_dropped": int((~kept).sum()),
+        "users_capped": len(np.unique(examples.features.viewer_id[~kept])),
+    }
+    if capped["examples_dropped"]:
+        logger.info(
+            "Capped %s viewers at %s examples each: %s examples left out",
+            capped["users_capped"],
+            settings.TRAIN_MAX_EXAMPLES_PER_USER,
+            capped["examples_dropped"],
+        )
+    examples = examples.subset(kept)
     train_mask, validation_mask = time_split(examples, validation_share=validation_share)
     train, validation = examples.subset(train_mask), examples.subset(validation_mask)
     _check(train, validation)
@@ -133,6 +179,7 @@ def train_ranker(
     artifact = export_model(model)
     # Evaluated through the exported artifact: exactly what workers will serve.
     metrics = evaluate(Scorer.from_bytes(artifact).predict(validation.features), validation)
+    metrics["chronological_ndcg_at_10"] = chronological_ndcg(validation)
 
     active, baseline, incompatible = _baseline(validation)
     activated, reason = _decide(
@@ -143,7 +190,12 @@ def train_ranker(
         **metrics,
         "baseline": {"version": active.name, **baseline} if active and baseline else None,
         "decision": reason,
-        "training": {**fitting, "seconds": round(train_s, 2), "validation_from": _window(validation)[0].isoformat()},
+        "training": {
+            **fitting,
+            **capped,
+            "seconds": round(train_s, 2),
+            "validation_from": _window(validation)[0].isoformat(),
+        },
     }
     with transaction.atomic():
         version = register(
@@ -157,5 +209,7 @@ def train_ranker(
         )
         if activated:
             version_activate(version=version)
-    logger.info("Trained ranker %s (%s): %s", version.name, "activated" if activated else "candidate", reason)
+    # Unfit to serve is worth an operator's look; not beating the active one is routine.
+    level = logging.WARNING if reason.startswith(UNFIT) else logging.INFO
+    logger.log(level, "Trained ranker %s (%s): %s", version.name, "activated" if activated else "candidate", reason)
     return TrainingResult(version=version, activated=activated, reason=reason, metrics=metrics, baseline=baseline)

@@ -88,4 +88,6 @@ def metrics_table(metrics: dict, baseline: dict | None, *, baseline_name: str = 
     ndcg = f"NDCG@10: {_cell(metrics['ndcg_at_10'])} over {metrics['ndcg_requests']} feed requests"
     if baseline:
         ndcg += f"; {baseline_name}: {_cell(baseline['ndcg_at_10'])}"
+    if metrics.get("chronological_ndcg_at_10") is not None:
+        ndcg += f"; chronological order: {_cell(metrics['chronological_ndcg_at_10'])}"
     return f"{table}\n{ndcg}"

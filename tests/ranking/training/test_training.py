@@ -147,9 +147,14 @@ def test_a_model_that_ranks_worse_stays_a_candidate(log_holds, examples):
     assert ModelVersion.objects.get(pk=result.version.pk).status == Status.CANDIDATE
 
 
+def fit_metrics(*, ndcg: float | None, like_auc: float = 0.7, chronological: float = 0.05) -> dict:
+    """Validation metrics of a model fit to serve (see training._unfit) unless told otherwise."""
+    return {"heads": {"like": {"roc_auc": like_auc}}, "ndcg_at_10": ndcg, "chronological_ndcg_at_10": chronological}
+
+
 def test_activation_can_be_forced_and_is_free_when_nothing_is_active():
     active = ModelVersion(name="v1")
-    worse = {"ndcg_at_10": 0.1}
+    worse = fit_metrics(ndcg=0.1)
     assert training._decide(
         activate=True, metrics=worse, active=active, baseline={"ndcg_at_10": 0.9}, incompatible=""
     ) == (True, "activated on request")
@@ -165,7 +170,9 @@ def test_an_active_model_of_another_feature_spec_is_replaced(log_holds, examples
     monkeypatch.setattr("ranking.serving.scorer.NUMERIC_FEATURES", ("only", "two"))
     _, baseline, why = training._baseline(examples)
     assert baseline is None and "feature spec" in why
-    activated, reason = training._decide(activate=False, metrics={}, active=stale, baseline=None, incompatible=why)
+    activated, reason = training._decide(
+        activate=False, metrics=fit_metrics(ndcg=0.3), active=stale, baseline=None, incompatible=why
+    )
     assert activated and "cannot score" in reason
 
 
@@ -190,7 +197,7 @@ def test_one_long_feed_request_trains_without_early_stopping(examples):
 def test_decision_without_a_defined_ndcg_keeps_the_active_model():
     active = ModelVersion(name="v1")
     activated, reason = training._decide(
-        activate=False, metrics={"ndcg_at_10": None}, active=active, baseline={"ndcg_at_10": 0.5}, incompatible=""
+        activate=False, metrics=fit_metrics(ndcg=None), active=active, baseline={"ndcg_at_10": 0.5}, incompatible=""
     )
     assert not activated and "undefined" in reason
 
