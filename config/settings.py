@@ -216,11 +216,14 @@ RANKED_FEED_TTL_S = env.int("RANKED_FEED_TTL_S", default=24 * 3600)
 RANKED_FEED_MAX_AGE_S = env.int("RANKED_FEED_MAX_AGE_S", default=15 * 60)
 # A read that finds no fresh list asks for a build and marks it asked for, so
 # that other reads do not ask again. The mark lives about as long as the p99
-# of a build from request to stored list (a build is ~0.3 s at p99, README
-# "Measured", plus its wait in the feeds queue): past it the build is presumed
-# lost with its worker and the next read asks again. Too short costs only a
-# duplicate build (they are idempotent); too long, a "pending" feed that long.
-FEED_BUILD_MARK_TTL_S = env.int("FEED_BUILD_MARK_TTL_S", default=10)
+# of a build from request to stored list: a build is ~0.3 s at p99 (README,
+# "Measured"), plus its wait in the feeds queue (KEDA adds a worker per 20
+# waiting builds, about a second of work) and a worker's cold start (~3 s
+# here: TensorFlow and the model load on its first build). Past it the build
+# is presumed lost with its worker and the next read asks again. Too short
+# costs a duplicate build (they are idempotent); too long, a "pending" feed
+# that long after a worker was lost (the tests/ranking/test_recovery.py case).
+FEED_BUILD_MARK_TTL_S = env.int("FEED_BUILD_MARK_TTL_S", default=5)
 # A worker that finds no model it can rank with says so for this long: reads
 # answer `"ranking": "off"` (the latest timeline) instead of asking for builds
 # that cannot rank, then ask again. Activating a version clears it at once.

@@ -52,7 +52,8 @@ def train_ranker_task(days: int | None = TRAINING_WINDOW_DAYS, activate: bool = 
 # its "building" mark expires (FEED_BUILD_MARK_TTL_S), and one whose pool
 # process died goes back to the queue at once (reject_on_worker_lost). One
 # that failed for a transient reason, PostgreSQL's connection lost or refused
-# (a restart, a failover), is retried here, backing off: ~1, 2, 4, 8 s.
+# (a restart, a failover), is retried here, backing off: waits of at most 1,
+# 2, 4 and 8 s (jittered, so that many builds do not all come back at once).
 @shared_task(
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError),

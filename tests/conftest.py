@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from celery import current_app
 from django.core.cache import cache
+from kombu import pools
 from rest_framework.test import APIClient
 
 from ranking import registry
@@ -93,34 +94,68 @@ def wait_for(condition, *, timeout_s: float = 60, every_s: float = 0.25):
     raise AssertionError(f"gave up waiting after {timeout_s} s")
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real Celery worker process, on the real broker, against the test
-    database (so the test must commit what the worker is to see)."""
+def celery_worker_start(log_path: Path) -> subprocess.Popen:
+    """Start a real Celery worker process (one process: the solo pool) on the
+    real broker (this process's environment: REDIS_URL, CELERY_BROKER_URL)
+    and the test database, appending to `log_path`; return once it answers
+    a ping."""
     from django.db import connection
 
     app = current_app._get_current_object()
-    app.control.purge()
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     database = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
     }
-    log_path = tmp_path / "worker.log"
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         worker = subprocess.Popen(  # nosec B603: our own interpreter and arguments
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,feeds", "-P", "solo",
              "-n", name, "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1],
         )  # fmt: skip
-        try:
-            wait_for(
-                lambda: worker.poll() is not None or app.control.ping(destination=[name], timeout=0.5), timeout_s=30
-            )
-            assert worker.poll() is None, log_path.read_text()
-            yield worker
-        finally:
-            worker.terminate()
-            worker.wait(timeout=15)
-    print(log_path.read_text()[-3000:])
+    wait_for(lambda: worker.poll() is not None or app.control.ping(destination=[name], timeout=0.5), timeout_s=30)
+    assert worker.poll() is None, log_path.read_text()
+    return worker
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real Celery worker process, on the real broker, against the test
+    database (so the test must commit what the worker is to see)."""
+    current_app.control.purge()
+    log_path = tmp_path / "worker.log"
+    worker = celery_worker_start(log_path)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+        print(log_path.read_text()[-3000:])
+
+
+def broker_reconnect(app, broker_url: str) -> None:
+    """Point the Celery app at another broker, dropping its pooled connections."""
+    app.pool.force_close_all()
+    pools.reset()  # kombu keeps its producer pools globally, by connection
+    app.conf.broker_write_url = broker_url  # what publishing connects to
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down():
+    """The broker is unreachable from this process (nothing listens where it
+    points), until the test calls the fixture's value to bring it back."""
+    app = current_app._get_current_object()
+    before = app.conf.broker_write_url
+    broker_reconnect(app, "redis://127.0.0.1:1/0")
+    back = [False]
+
+    def bring_back() -> None:
+        broker_reconnect(app, before)
+        back[0] = True
+
+    yield bring_back
+    if not back[0]:
+        broker_reconnect(app, before)

@@ -4,9 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from celery import current_app
 from django.utils import timezone
-from kombu import pools
 
 from feed.models import FeedRequest, ServedItem
 from ranking.serving.heuristics import author_diversity, network_first
@@ -137,24 +135,6 @@ def test_redis_down_still_serves_the_chronological_feed(api_for, settings):
     # No build is asked for: no list could be stored.
     assert response.json()["ranking"] == "off"
     assert [item["id"] for item in response.json()["results"]] == [posted.pk]
-
-
-def reconnect(app, broker_url: str) -> None:
-    """Point the Celery app at another broker, dropping its pooled connections."""
-    app.pool.force_close_all()
-    pools.reset()  # kombu keeps its producer pools globally, by connection
-    app.conf.broker_write_url = broker_url  # what publishing connects to
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker_down():
-    app = current_app._get_current_object()
-    before = app.conf.broker_write_url
-    reconnect(app, "redis://127.0.0.1:1/0")  # nothing listens there
-    yield
-    reconnect(app, before)
 
 
 @pytest.mark.django_db
