@@ -29,6 +29,7 @@ from ranking.store import building_marked, ranked_feed_get, ranking_unavailable
 from ranking.tasks import build_feed
 from tests.conftest import celery_worker_start, wait_for
 from tests.factories import UserFactory, follow, tweet
+from tests.test_settings import SETUP, run_python
 
 
 def viewer_with_tweets(api_for):
@@ -234,3 +235,15 @@ def test_an_unloadable_model_with_nothing_to_fall_back_to_is_off_not_pending_unt
     build_feed.apply(args=[viewer.user.pk])
     body = home(viewer)
     assert (body["ranking"], body["model_version"]) == ("ranked", good.name)
+
+
+def test_the_broker_visibility_timeout_is_above_the_training_time_limit():
+    app = current_app._get_current_object()
+    assert app.conf.broker_transport_options["visibility_timeout"] > settings.TRAIN_TIME_LIMIT_S
+    # A training is stopped at its limit, so it never outlives the visibility timeout.
+    assert app.tasks["ranking.tasks.train_ranker_task"].time_limit == settings.TRAIN_TIME_LIMIT_S
+
+    result = run_python(SETUP, DEBUG="1", TRAIN_TIME_LIMIT_S="3600", CELERY_VISIBILITY_TIMEOUT_S="3600")
+
+    assert result.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT_S (3600) must exceed TRAIN_TIME_LIMIT_S (3600)" in result.stderr
