@@ -247,3 +247,19 @@ def test_the_broker_visibility_timeout_is_above_the_training_time_limit():
 
     assert result.returncode != 0
     assert "CELERY_VISIBILITY_TIMEOUT_S (3600) must exceed TRAIN_TIME_LIMIT_S (3600)" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_for_you_page_says_ranking_is_unavailable_not_being_prepared(logged_in):
+    unloadable_version(b"not a zip")
+    author = UserFactory()
+    follow(logged_in.user, author)
+    posted = tweet(author, "still shown")
+    assert "is being prepared" in logged_in.get("/").content.decode()  # the first load asks for a build
+
+    build_feed.apply(args=[logged_in.user.pk])  # which finds no model it can load
+    page = logged_in.get("/").content.decode()
+
+    assert "Ranking is unavailable right now" in page
+    assert "is being prepared" not in page
+    assert f'id="t{posted.pk}"' in page  # its card, from the latest timeline
