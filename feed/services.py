@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config import telemetry
+from config.db import insert_once
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
@@ -136,11 +137,12 @@ def tweet_remove(*, tweet: Tweet) -> None:
 
 @transaction.atomic
 def like_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None) -> Tweet:
-    """Like a tweet (the original of a retweet). Idempotent. Returns the liked tweet."""
+    """Like a tweet (the original of a retweet). Idempotent, and race-free: of
+    concurrent likes one inserts, counts and logs, the others do nothing.
+    Returns the liked tweet."""
     at = at or timezone.now()
     original = tweet.original
-    _, created = Like.objects.get_or_create(user=user, tweet=original, defaults={"created_at": at})
-    if created:
+    if insert_once(Like, user=user, tweet=original, created_at=at):
         _bump(original, "like_count", +1)
         _log(user=user, tweet=original, kind=Engagement.Kind.LIKE, served=served, at=at)
     return original
@@ -148,7 +150,9 @@ def like_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: da
 
 @transaction.atomic
 def like_delete(*, user: User, tweet: Tweet) -> Tweet:
-    """Take a like back. Idempotent. Returns the tweet that was liked."""
+    """Take a like back. Idempotent: the delete's row count decides who
+    counts it, so concurrent undos take the count down once. Returns the
+    tweet that was liked."""
     original = tweet.original
     removed, _ = Like.objects.filter(user=user, tweet=original).delete()
     if removed:
@@ -187,11 +191,11 @@ def retweet_delete(*, user: User, tweet: Tweet) -> Tweet:
 
 @transaction.atomic
 def hide_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None) -> Tweet:
-    """Hide a tweet (and with it every retweet of it) from `user`'s feeds. Idempotent."""
+    """Hide a tweet (and with it every retweet of it) from `user`'s feeds.
+    Idempotent and race-free (one hide event)."""
     at = at or timezone.now()
     original = tweet.original
-    _, created = Hide.objects.get_or_create(user=user, tweet=original, defaults={"created_at": at})
-    if created:
+    if insert_once(Hide, user=user, tweet=original, created_at=at):
         _log(user=user, tweet=original, kind=Engagement.Kind.HIDE, served=served, at=at)
     return original
 
@@ -201,18 +205,18 @@ def report_create(
     *, user: User, tweet: Tweet, reason: str, served: Served = NOT_SERVED, at: datetime | None = None
 ) -> Report:
     """Report a tweet to the moderators; it also leaves the reporter's feeds.
-    Idempotent: one report per user and tweet."""
+    Idempotent and race-free: one report (and report event) per user and
+    tweet; a repeat returns the first."""
     at = at or timezone.now()
     original = tweet.original
     if original.author_id == user.pk:
         raise ValidationError({"tweet": "You cannot report your own tweet."})
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": f"Choose one of: {', '.join(Report.Reason.values)}."})
-    report, created = Report.objects.get_or_create(
-        user=user, tweet=original, defaults={"reason": reason, "created_at": at}
-    )
-    if created:
-        _log(user=user, tweet=original, kind=Engagement.Kind.REPORT, served=served, at=at)
+    report = insert_once(Report, user=user, tweet=original, reason=reason, created_at=at)
+    if report is None:  # reports are never deleted: the first one is there
+        return Report.objects.get(user=user, tweet=original)
+    _log(user=user, tweet=original, kind=Engagement.Kind.REPORT, served=served, at=at)
     return report
 
 

@@ -22,8 +22,25 @@ export async function request(method, url, { json, keepalive = false, headers = 
     },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  if (!response.ok) throw new Error(`${method} ${url}: ${response.status}`);
+  if (!response.ok) throw new ApiError(method, url, response);
   return response;
+}
+
+// A refused request: its status, and for a rate limit's 429 the seconds
+// the server said to wait (`Retry-After`).
+export class ApiError extends Error {
+  constructor(method, url, response) {
+    super(`${method} ${url}: ${response.status}`);
+    this.status = response.status;
+    this.retryAfterS = Number(response.headers.get('Retry-After')) || null;
+  }
+}
+
+// What to tell the person when a request failed.
+export function failureMessage(error, fallback) {
+  if (error.status !== 429) return fallback;
+  const wait = error.retryAfterS ? ` Try again in ${error.retryAfterS} s.` : ' Try again in a moment.';
+  return `You are doing that too often.${wait}`;
 }
 
 // JSON API calls; answers the decoded body (null for 204 No Content).

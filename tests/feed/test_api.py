@@ -732,8 +732,8 @@ def test_engagements_need_authentication(api):
 # --- Rate limits --------------------------------------------------------------------
 
 
-def test_writes_are_rate_limited_but_reads_are_not(api_for, monkeypatch):
-    monkeypatch.setattr(config_api.WriteRateThrottle, "rate", "3/min", raising=False)
+def test_writes_are_rate_limited_but_reads_are_not(api_for, settings):
+    settings.WRITE_RATE = "3/hour"
     writer = api_for()
     posted = tweet(writer.user)
 
