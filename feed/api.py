@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -246,7 +247,10 @@ class RetweetView(APIView):
         """Retweet; answers with the retweet, which nests the original."""
         served, _ = served_from(request)
         retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
-        return tweet_response(request, retweet, status.HTTP_201_CREATED)
+        try:
+            return tweet_response(request, retweet, status.HTTP_201_CREATED)
+        except Http404:  # a concurrent undo removed it already: the original, as it is now
+            return tweet_response(request, retweet.retweet_of, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=TweetSerializer)
     def delete(self, request, tweet_id):
