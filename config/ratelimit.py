@@ -128,7 +128,7 @@ def client_ip(request) -> str:
     X-Forwarded-For counted from the right), so a client cannot pick its own
     by sending the header. An IPv6 client counts as its /64, which one host
     usually holds whole. Takes a Django or a DRF request."""
-    address = BaseThrottle().get_ident(request)
+    address = BaseThrottle().get_ident(request) or ""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -95,6 +95,9 @@ def test_with_no_trusted_proxy_x_forwarded_for_is_ignored(settings):
 
     assert client_ip(forwarded("198.51.100.1")) == "10.0.0.9"
     assert client_ip(forwarded(None)) == "10.0.0.9"
+    request = forwarded(None)
+    del request.META["REMOTE_ADDR"]  # a server that gives none still answers
+    assert client_ip(request) == ""
 
 
 def test_behind_one_proxy_the_client_is_the_address_it_appended(settings):
