@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import checks
 from django.core.cache import cache
 from rest_framework.exceptions import APIException, Throttled
 from rest_framework.throttling import BaseThrottle
@@ -33,6 +34,8 @@ from rest_framework.throttling import BaseThrottle
 logger = logging.getLogger(__name__)
 
 PERIODS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The settings that hold a rate (config/settings.py, from the environment).
+RATE_SETTINGS = ("WRITE_RATE", "LOGIN_IP_RATE", "LOGIN_FAILURE_RATE", "SIGNUP_IP_RATE", "SIGNUP_USERNAME_RATE")
 RATE_PATTERN = re.compile(r"(\d+)/(\d*)([smhd])[a-z]*")
 
 
@@ -162,3 +165,16 @@ def write_check(request) -> None:
 def username_ident(username: str) -> str:
     """A bounded key for a username as typed (any length, any case)."""
     return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+
+
+def rates_check(app_configs=None, **kwargs) -> list[checks.Error]:
+    """A system check (registered by users.apps): every rate setting reads as
+    a rate. They are parsed per request, so a malformed one would fail every
+    request it limits; `migrate` and `check` refuse it first."""
+    errors = []
+    for name in RATE_SETTINGS:
+        try:
+            Rate.parse(getattr(settings, name))
+        except ValueError as exc:
+            errors.append(checks.Error(f"{name}: {exc}", id="ratelimit.E001"))
+    return errors

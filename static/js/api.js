@@ -9,6 +9,16 @@ export const ENGAGEMENTS_URL = '/api/engagements/';
 // times anyway, so this only keeps the log current).
 export const BEFORE_WRITE = 'api:before-write';
 
+// A refused request: its status, and for a rate limit's 429 the seconds
+// the server said to wait (`Retry-After`).
+export class ApiError extends Error {
+  constructor(method, url, response) {
+    super(`${method} ${url}: ${response.status}`);
+    this.status = response.status;
+    this.retryAfterS = Number(response.headers.get('Retry-After')) || null;
+  }
+}
+
 export async function request(method, url, { json, keepalive = false, headers = {} } = {}) {
   if (method !== 'GET' && url !== ENGAGEMENTS_URL) window.dispatchEvent(new Event(BEFORE_WRITE));
   const response = await fetch(url, {
@@ -26,21 +36,15 @@ export async function request(method, url, { json, keepalive = false, headers = 
   return response;
 }
 
-// A refused request: its status, and for a rate limit's 429 the seconds
-// the server said to wait (`Retry-After`).
-export class ApiError extends Error {
-  constructor(method, url, response) {
-    super(`${method} ${url}: ${response.status}`);
-    this.status = response.status;
-    this.retryAfterS = Number(response.headers.get('Retry-After')) || null;
-  }
-}
-
-// What to tell the person when a request failed.
+// What to tell the person when a request failed: for a rate limit, when to
+// try again, in seconds or, from two minutes on, in minutes.
 export function failureMessage(error, fallback) {
   if (error.status !== 429) return fallback;
-  const wait = error.retryAfterS ? ` Try again in ${error.retryAfterS} s.` : ' Try again in a moment.';
-  return `You are doing that too often.${wait}`;
+  const seconds = error.retryAfterS;
+  let when = 'in a moment';
+  if (seconds >= 120) when = `in ${Math.ceil(seconds / 60)} minutes`;
+  else if (seconds) when = `in ${seconds} s`;
+  return `You are doing that too often. Try again ${when}.`;
 }
 
 // JSON API calls; answers the decoded body (null for 204 No Content).

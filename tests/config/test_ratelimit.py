@@ -1,6 +1,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core import checks
 from django.core.cache import cache
 from django.test import RequestFactory
 
@@ -116,3 +117,14 @@ def test_an_ipv6_client_counts_as_its_64(settings):
     assert client_ip(forwarded("2001:db8:1:2:aaaa::1")) == client_ip(forwarded("2001:db8:1:2:bbbb::2"))
     assert client_ip(forwarded("2001:db8:1:2::1")) == "2001:db8:1:2::/64"
     assert client_ip(forwarded("2001:db8:1:3::1")) != client_ip(forwarded("2001:db8:1:2::1"))
+
+
+def test_a_malformed_rate_setting_fails_the_system_checks(settings):
+    assert not [error for error in checks.run_checks() if error.id == "ratelimit.E001"]
+    settings.LOGIN_FAILURE_RATE = "ten a minute"
+
+    errors = [error for error in checks.run_checks() if error.id == "ratelimit.E001"]
+
+    assert [error.msg for error in errors] == [
+        "LOGIN_FAILURE_RATE: 'ten a minute' is not a rate: write it as 600/min, 10/s or 10/15m."
+    ]
