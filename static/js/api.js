@@ -22,8 +22,19 @@ export async function request(method, url, { json, keepalive = false, headers = 
     },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  if (!response.ok) throw new Error(`${method} ${url}: ${response.status}`);
+  if (!response.ok) throw new ApiError(method, url, response);
   return response;
+}
+
+// A refusal or failure the server answered: its status, and how long it
+// asked the client to wait (Retry-After, in seconds) when it said.
+export class ApiError extends Error {
+  constructor(method, url, response) {
+    super(`${method} ${url}: ${response.status}`);
+    this.status = response.status;
+    const retryAfterS = Number(response.headers.get('Retry-After'));
+    this.retryAfterS = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS : null;
+  }
 }
 
 // JSON API calls; answers the decoded body (null for 204 No Content).
