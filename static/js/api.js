@@ -32,6 +32,7 @@ export class ApiError extends Error {
   constructor(method, url, response) {
     super(`${method} ${url}: ${response.status}`);
     this.status = response.status;
+    this.response = response;
     const retryAfterS = Number(response.headers.get('Retry-After'));
     this.retryAfterS = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS : null;
   }

@@ -82,8 +82,25 @@ function log(card, kind, extra = {}) {
 }
 
 // A refusal that sending again cannot change (a bad event, the session gone)
-// drops the batch; anything else (no network, a 5xx, a 429) is retried.
+// drops what it names; anything else (no network, a 5xx, a 429) is retried.
 const refusedForGood = (error) => error.status >= 400 && error.status < 500 && ![408, 429].includes(error.status);
+
+// The events a 400 names (field errors are keyed by the event's index, the
+// server's other messages begin "Event <index>:"), or the whole batch when it
+// names none: a tweet deleted before its impression was sent costs only that.
+async function refusedEvents(error, events) {
+  try {
+    const errors = (await error.response.json()).events ?? {};
+    const indexes = Array.isArray(errors)
+      ? errors.map((message) => /^Event (\d+):/.exec(message)?.[1])
+      : Object.keys(errors);
+    const named = indexes.map((index) => events[Number(index)]).filter(Boolean);
+    if (named.length) return named;
+  } catch {
+    // not the API's JSON (no response, another body): the whole batch
+  }
+  return events;
+}
 
 function retryLater(error) {
   failures += 1;
@@ -102,7 +119,8 @@ function retryLater(error) {
 async function send({ leaving = false } = {}) {
   if (!outbox.length || (!leaving && (sending || retryTimer))) return;
   const events = outbox.slice(0, SEND_MAX_EVENTS);
-  const draining = failures > 0; // what waited through the failures goes next
+  // What waited through failures, or the rest of a refused batch, goes next.
+  let again = failures > 0;
   sending = true;
   try {
     await api('POST', ENGAGEMENTS_URL, { events, sent_at: new Date().toISOString() }, { keepalive: leaving });
@@ -114,12 +132,14 @@ async function send({ leaving = false } = {}) {
       if (!retryTimer) retryLater(error);
       return;
     }
-    console.error(error);
-    forget(events);
+    const refused = await refusedEvents(error, events);
+    console.error(error, 'dropped:', refused);
+    forget(refused);
+    again = true;
   } finally {
     sending = false;
   }
-  if (outbox.length >= BATCH_EVENTS || (draining && outbox.length)) send();
+  if (outbox.length >= BATCH_EVENTS || (again && outbox.length)) send();
 }
 
 function flush() {

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from feed.models import Engagement, FeedRequest
+from feed import services
+from feed.models import Engagement, FeedRequest, Tweet
 from tests.browser.conftest import ENGAGEMENTS, TIMEOUT_MS
 from tests.factories import UserFactory, follow, tweet
 
@@ -70,8 +71,12 @@ def test_events_logged_during_an_outage_are_stored_once_after_a_reload(page, log
         answers["stored"] += 1
         route.continue_()
 
+    # As on a page served over plain http (no secure context): the logger
+    # makes its UUIDs from crypto.getRandomValues.
+    page.add_init_script("Object.defineProperty(Crypto.prototype, 'randomUUID', { value: undefined })")
     page.route(f"**{ENGAGEMENTS}", unavailable)
     page.goto("/following/")
+    assert page.evaluate("crypto.randomUUID === undefined")
     scroll(page, 12)
     assert wait_for(page, lambda: answers["503"] >= 2), "the failed batch was not retried"
     assert not Engagement.objects.filter(user=viewer).exists()
@@ -104,6 +109,7 @@ def test_events_logged_during_an_outage_are_stored_once_after_a_reload(page, log
     events = Engagement.objects.filter(user=viewer)
     assert len(sent) > len(set(sent))  # events went more than once...
     assert events.count() == len(set(sent))  # ...and each is stored once
+    assert {event.client_event_id.version for event in events} == {4}
     # Both page loads' impressions, one per card seen.
     feed_requests = FeedRequest.objects.filter(user=viewer)
     assert feed_requests.count() == 2
@@ -111,3 +117,35 @@ def test_events_logged_during_an_outage_are_stored_once_after_a_reload(page, log
         seen = events.filter(kind="impression", feed_request=feed_request)
         assert seen.exists()
         assert seen.values("tweet").distinct().count() == seen.count()
+
+
+def test_a_refused_event_costs_only_itself(page, log_in):
+    """A tweet deleted while its events wait out an outage: the server
+    refuses them by index, the logger drops those and sends the rest."""
+    viewer = log_in(UserFactory())
+    author = UserFactory()
+    follow(viewer, author)
+    for n in range(30):
+        tweet(author, f"Tweet number {n} with enough words to make a card of a usual height")
+    waiting = []
+
+    def unavailable(route) -> None:
+        waiting[:] = route.request.post_data_json["events"]
+        route.fulfill(status=503, json={"detail": "Service unavailable."})
+
+    page.route(f"**{ENGAGEMENTS}", unavailable)
+    page.goto("/following/")
+    scroll(page, 8)
+    assert wait_for(page, lambda: len(waiting) >= 20)
+    deleted = Tweet.objects.get(pk=waiting[len(waiting) // 2]["tweet"])
+    services.tweet_delete(tweet=deleted, by=author)
+    kept = {event["id"] for event in waiting if event["tweet"] != deleted.pk}
+
+    page.unroute(f"**{ENGAGEMENTS}")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+
+    def stored() -> set[str]:
+        return {str(i) for i in Engagement.objects.filter(user=viewer).values_list("client_event_id", flat=True)}
+
+    assert wait_for(page, lambda: kept <= stored() and outbox_size(page) == 0)
+    assert not Engagement.objects.filter(user=viewer, tweet=deleted).exists()
