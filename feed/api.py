@@ -365,10 +365,10 @@ class EngagementsView(APIView):
     @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementBatchLoggedSerializer})
     def post(self, request):
         """Log a batch of impressions, dwells and clicks: all or nothing, and
-        safe to resend (give each event an `id`). Each user may log
-        ENGAGEMENT_RATE events (429 with Retry-After beyond); a feed request's
-        dwells may add up to no more than the time since it was served allows
-        (times the cards a screen shows at once)."""
+        safe to resend (give each event an `id`). Each user may log 3,000
+        events a minute by default (ENGAGEMENT_RATE; a 429 with Retry-After
+        beyond); a feed request's dwells may add up to no more than the time
+        since it was served, times the cards a screen shows at once (a 400)."""
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         batch = serializer.validated_data
