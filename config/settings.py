@@ -205,6 +205,13 @@ ENGAGEMENT_MAX_AGE_S = env.int("ENGAGEMENT_MAX_AGE_S", default=24 * 3600)
 # ...and further than this in the future, or before the feed request that
 # served the item; closer than this, a time is moved onto the bound.
 ENGAGEMENT_CLOCK_SKEW_S = env.int("ENGAGEMENT_CLOCK_SKEW_S", default=30)
+# Events one user may log per period (impressions, dwells and clicks; a
+# reader scrolling fast sends a few hundred a minute).
+ENGAGEMENT_RATE = env.str("ENGAGEMENT_RATE", default="3000/min")
+# A feed request's dwells add up to at most the time since it was served
+# (plus the clock skew) times this: each card's dwell runs while it is at
+# least half visible, and a tall screen shows this many cards at once.
+ENGAGEMENT_DWELL_CARDS_IN_VIEW = env.int("ENGAGEMENT_DWELL_CARDS_IN_VIEW", default=10)
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)
 

@@ -9,13 +9,15 @@ export const ENGAGEMENTS_URL = '/api/engagements/';
 // times anyway, so this only keeps the log current).
 export const BEFORE_WRITE = 'api:before-write';
 
-// A refused request: its status, and for a rate limit's 429 the seconds
-// the server said to wait (`Retry-After`).
+// A refusal or failure the server answered: its status, and how long it
+// asked the client to wait (Retry-After, in seconds) when it said.
 export class ApiError extends Error {
   constructor(method, url, response) {
     super(`${method} ${url}: ${response.status}`);
     this.status = response.status;
-    this.retryAfterS = Number(response.headers.get('Retry-After')) || null;
+    this.response = response;
+    const retryAfterS = Number(response.headers.get('Retry-After'));
+    this.retryAfterS = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS : null;
   }
 }
 
