@@ -35,7 +35,14 @@ logger = logging.getLogger(__name__)
 
 PERIODS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The settings that hold a rate (config/settings.py, from the environment).
-RATE_SETTINGS = ("WRITE_RATE", "LOGIN_IP_RATE", "LOGIN_FAILURE_RATE", "SIGNUP_IP_RATE", "SIGNUP_USERNAME_RATE")
+RATE_SETTINGS = (
+    "WRITE_RATE",
+    "ENGAGEMENT_RATE",
+    "LOGIN_IP_RATE",
+    "LOGIN_FAILURE_RATE",
+    "SIGNUP_IP_RATE",
+    "SIGNUP_USERNAME_RATE",
+)
 RATE_PATTERN = re.compile(r"(\d+)/(\d*)([smhd])[a-z]*")
 
 

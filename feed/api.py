@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -376,10 +376,13 @@ class EngagementsView(APIView):
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         batch = serializer.validated_data
-        rate = ratelimit.Rate.parse(settings.ENGAGEMENT_RATE)
-        retry_after_s = ratelimit.hit("engagements", str(request.user.pk), rate, cost=len(batch["events"]))
-        if retry_after_s is not None:
-            raise exceptions.Throttled(wait=retry_after_s)
+        ratelimit.enforce(
+            "engagements",
+            str(request.user.pk),
+            ratelimit.Rate.parse(settings.ENGAGEMENT_RATE),
+            cost=len(batch["events"]),
+            message="Too many events a minute.",
+        )
         logged = services.engagements_log(user=request.user, events=batch["events"], sent_at=batch.get("sent_at"))
         return Response(
             {"accepted": len(batch["events"]), "stored": logged.stored, "duplicates": logged.duplicates},
