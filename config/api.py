@@ -4,7 +4,10 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.throttling import BaseThrottle
+
+from config import ratelimit
 
 
 def exception_handler(exc, context):
@@ -22,15 +25,20 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
-class WriteRateThrottle(UserRateThrottle):
-    """Limits writes per user (or per IP when anonymous); reads are not limited."""
-
-    scope = "writes"
+class WriteRateThrottle(BaseThrottle):
+    """The write limit (WRITE_RATE per user, or per client IP when anonymous),
+    on the atomic counter the pages share (config.ratelimit.write_wait), so
+    parallel requests cannot overrun it and a page write counts as an API
+    write does. Reads are not limited. A refusal is DRF's 429 with `Retry-After`."""
 
     def allow_request(self, request, view):
-        if request.method in ("GET", "HEAD", "OPTIONS"):
+        if request.method in SAFE_METHODS:
             return True
-        return super().allow_request(request, view)
+        self.wait_s = ratelimit.write_wait(request)
+        return self.wait_s is None
+
+    def wait(self):
+        return self.wait_s
 
 
 class CreatedAtCursorPagination(CursorPagination):

@@ -1,4 +1,5 @@
-"""Page plumbing shared by every app: lists that load more of themselves.
+"""Page plumbing shared by every app: lists that load more of themselves, and
+the answer to a rate limit's refusal.
 
 A list page ends with a "Load more" link to its next page. Without script it
 is a plain link; the page's script fetches it with the `X-Fragment` header
@@ -13,6 +14,8 @@ from django.core.paginator import InvalidPage, Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+
+from config.ratelimit import RateLimited
 
 FRAGMENT_HEADER = "X-Fragment"
 
@@ -37,3 +40,27 @@ def page_of(request: HttpRequest, queryset) -> tuple[Page, str | None]:
     except InvalidPage as exc:
         raise Http404("No such page.") from exc
     return page, next_url(page=page.next_page_number()) if page.has_next() else None
+
+
+def refused(response: HttpResponse, refusal: RateLimited) -> HttpResponse:
+    """A page that shows a limit's message (a form with its error): 429, and
+    when to come back."""
+    response.status_code = 429
+    response["Retry-After"] = str(refusal.wait)
+    return response
+
+
+class RateLimitedMiddleware:
+    """A limit refusing a page that does not show the message itself (the
+    admin's log-in, which authenticates through users.auth): a 429 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RateLimited):
+            return refused(render(request, "429.html", {"message": exception.detail}), exception)
+        return None

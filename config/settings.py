@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A limit refusing a page (the admin's log-in...): a 429 page, not a 500.
+    "config.pages.RateLimitedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -191,7 +193,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["config.api.WriteRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"writes": env.str("API_WRITE_RATE", default="600/min")},
+    # How many proxies in front of the web process append to X-Forwarded-For
+    # (the Kubernetes ingress is one). 0: the client is REMOTE_ADDR and the
+    # header is ignored, since anyone can send it (config.ratelimit.client_ip).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ranked Feed API",
@@ -246,6 +251,13 @@ ENGAGEMENT_MAX_AGE_S = env.int("ENGAGEMENT_MAX_AGE_S", default=24 * 3600)
 # ...and further than this in the future, or before the feed request that
 # served the item; closer than this, a time is moved onto the bound.
 ENGAGEMENT_CLOCK_SKEW_S = env.int("ENGAGEMENT_CLOCK_SKEW_S", default=30)
+# Events one user may log per period (impressions, dwells and clicks; a
+# reader scrolling fast sends a few hundred a minute).
+ENGAGEMENT_RATE = env.str("ENGAGEMENT_RATE", default="3000/min")
+# A feed request's dwells add up to at most the time since it was served
+# (plus the clock skew) times this: each card's dwell runs while it is at
+# least half visible, and a tall screen shows this many cards at once.
+ENGAGEMENT_DWELL_CARDS_IN_VIEW = env.int("ENGAGEMENT_DWELL_CARDS_IN_VIEW", default=10)
 # Longer than anyone looks at one tweet: a bigger dwell is a client bug.
 DWELL_MAX_MS = env.int("DWELL_MAX_MS", default=30 * 60 * 1000)
 
@@ -273,7 +285,23 @@ if set(ENGAGEMENT_WEIGHTS) != set(DEFAULT_ENGAGEMENT_WEIGHTS):
     raise ImproperlyConfigured(f"ENGAGEMENT_WEIGHTS takes only the keys {sorted(DEFAULT_ENGAGEMENT_WEIGHTS)}.")
 DWELL_LONG_MS = env.int("DWELL_LONG_MS", default=10_000)
 
+# --- Rate limits (config/ratelimit.py) ----------------------------------------
+
+# Writes (API and pages together: posts, likes, follows, event batches...) per
+# user, or per client IP when anonymous. Reads are not limited.
+WRITE_RATE = env.str("WRITE_RATE", default="600/min")
+# Log-in attempts (page, admin, token API) per client IP, and failed ones per
+# username: over that, the username is locked out until the window slides on.
+LOGIN_IP_RATE = env.str("LOGIN_IP_RATE", default="20/min")
+LOGIN_FAILURE_RATE = env.str("LOGIN_FAILURE_RATE", default="10/15m")
+# Sign-up attempts (page and API) per client IP and per username asked for.
+SIGNUP_IP_RATE = env.str("SIGNUP_IP_RATE", default="10/h")
+SIGNUP_USERNAME_RATE = env.str("SIGNUP_USERNAME_RATE", default="5/h")
+
 # --- Web --------------------------------------------------------------------
+
+# Django's, behind the log-in limits (users/auth.py).
+AUTHENTICATION_BACKENDS = ["users.auth.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -12,6 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import ratelimit
 from config.api import OldestFirstPagination
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Report, Tweet
@@ -120,6 +122,12 @@ class ReportSerializer(ServedSerializer):
 
 
 class EventSerializer(serializers.Serializer):
+    id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="the client's own id for the event (a UUID it made): an event resent with an id already stored "
+        "is counted in `duplicates` and not stored again, so a batch may be retried safely",
+    )
     tweet = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(
         choices=Engagement.CLIENT_KINDS,
@@ -129,7 +137,13 @@ class EventSerializer(serializers.Serializer):
         },
     )
     dwell_ms = serializers.IntegerField(min_value=1, max_value=settings.DWELL_MAX_MS, required=False, allow_null=True)
-    feed_request = serializers.UUIDField(required=False, allow_null=True)
+    feed_request = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="the feed request that served the tweet: it must have served it, at `position` when given "
+        "(without `position`, the event takes the one it was served at). An impression is stored once per feed "
+        "request and position: a repeat, with or without an `id`, counts as a duplicate",
+    )
     position = serializers.IntegerField(min_value=0, max_value=POSITION_MAX, required=False, allow_null=True)
     at = serializers.DateTimeField(
         required=False,
@@ -156,7 +170,6 @@ class EngagementBatchSerializer(serializers.Serializer):
         write_only=True,
         help_text="the client's clock when it sent the batch: corrects the events' `at` for a wrong clock",
     )
-    accepted = serializers.IntegerField(read_only=True)
 
     def validate_events(self, events):
         """Resolve every tweet and feed request of the batch in two queries."""
@@ -183,9 +196,19 @@ class EngagementBatchSerializer(serializers.Serializer):
                 feed_request=feed_requests.get(event.get("feed_request")),
                 position=event.get("position"),
                 at=event.get("at"),
+                id=event.get("id"),
             )
             for event in events
         ]
+
+
+class EngagementBatchLoggedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="the batch's events: a batch is logged whole or not at all")
+    stored = serializers.IntegerField(help_text="events written now")
+    duplicates = serializers.IntegerField(
+        help_text="events stored already: resent under an `id` stored before, or an impression its feed request "
+        "and position have already"
+    )
 
 
 def tweet_or_404(tweet_id: int, viewer: User | None = None) -> Tweet:
@@ -248,7 +271,10 @@ class RetweetView(APIView):
         """Retweet; answers with the retweet, which nests the original."""
         served, _ = served_from(request)
         retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
-        return tweet_response(request, retweet, status.HTTP_201_CREATED)
+        try:
+            return tweet_response(request, retweet, status.HTTP_201_CREATED)
+        except Http404:  # a concurrent undo removed it already: the original, as it is now
+            return tweet_response(request, retweet.retweet_of, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=TweetSerializer)
     def delete(self, request, tweet_id):
@@ -342,11 +368,25 @@ class FeedView(APIView):
 class EngagementsView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementBatchSerializer})
+    @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementBatchLoggedSerializer})
     def post(self, request):
-        """Log a batch of impressions, dwells and clicks: all or nothing."""
+        """Log a batch of impressions, dwells and clicks: all or nothing, and
+        safe to resend (give each event an `id`). Each user may log 3,000
+        events a minute by default (ENGAGEMENT_RATE; a 429 with Retry-After
+        beyond); a feed request's dwells may add up to no more than the time
+        since it was served, times the cards a screen shows at once (a 400)."""
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         batch = serializer.validated_data
-        accepted = services.engagements_log(user=request.user, events=batch["events"], sent_at=batch.get("sent_at"))
-        return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)
+        ratelimit.enforce(
+            "engagements",
+            str(request.user.pk),
+            ratelimit.Rate.parse(settings.ENGAGEMENT_RATE),
+            cost=len(batch["events"]),
+            message="Too many events a minute.",
+        )
+        logged = services.engagements_log(user=request.user, events=batch["events"], sent_at=batch.get("sent_at"))
+        return Response(
+            {"accepted": len(batch["events"]), "stored": logged.stored, "duplicates": logged.duplicates},
+            status=status.HTTP_201_CREATED,
+        )

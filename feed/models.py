@@ -132,8 +132,25 @@ class Engagement(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # When the server stored it.
     received_at = models.DateTimeField(default=timezone.now)
+    # The id a client gave the event (a UUID it made): a resent event is
+    # stored once, so a client may retry a batch it is unsure arrived.
+    client_event_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_event_id"],
+                condition=Q(client_event_id__isnull=False),
+                name="engagement_client_event_once",
+            ),
+            # An impression of a served item happens once per feed request
+            # and position: a repeat (with or without an id) is the same fact.
+            models.UniqueConstraint(
+                fields=["feed_request", "tweet", "position"],
+                condition=Q(kind="impression", feed_request__isnull=False, position__isnull=False),
+                name="engagement_impression_once",
+            ),
+        ]
         indexes = [
             # Training and the metric read the log by time range and kind.
             models.Index(fields=["created_at", "kind"], name="engagement_time_kind_idx"),

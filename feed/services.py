@@ -8,16 +8,18 @@ simulated time through these same functions.
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config import telemetry
+from config.db import insert_once
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
@@ -46,6 +48,18 @@ class ClientEvent:
     feed_request: FeedRequest | None = None
     position: int | None = None
     at: datetime | None = None
+    # The client's own id for it (a UUID): a resent event is stored once.
+    id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class LoggedBatch:
+    """What became of a client's batch: `stored` rows were written; the other
+    `duplicates` events were stored already (resent under the same id, or an
+    impression of an item its feed request had logged already)."""
+
+    stored: int
+    duplicates: int
 
 
 def clean_tweet_text(text: str) -> str:
@@ -136,11 +150,12 @@ def tweet_remove(*, tweet: Tweet) -> None:
 
 @transaction.atomic
 def like_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None) -> Tweet:
-    """Like a tweet (the original of a retweet). Idempotent. Returns the liked tweet."""
+    """Like a tweet (the original of a retweet). Idempotent, and race-free: of
+    concurrent likes one inserts, counts and logs, the others do nothing.
+    Returns the liked tweet."""
     at = at or timezone.now()
     original = tweet.original
-    _, created = Like.objects.get_or_create(user=user, tweet=original, defaults={"created_at": at})
-    if created:
+    if insert_once(Like, user=user, tweet=original, created_at=at):
         _bump(original, "like_count", +1)
         _log(user=user, tweet=original, kind=Engagement.Kind.LIKE, served=served, at=at)
     return original
@@ -148,7 +163,9 @@ def like_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: da
 
 @transaction.atomic
 def like_delete(*, user: User, tweet: Tweet) -> Tweet:
-    """Take a like back. Idempotent. Returns the tweet that was liked."""
+    """Take a like back. Idempotent: the delete's row count decides who
+    counts it, so concurrent undos take the count down once. Returns the
+    tweet that was liked."""
     original = tweet.original
     removed, _ = Like.objects.filter(user=user, tweet=original).delete()
     if removed:
@@ -187,11 +204,11 @@ def retweet_delete(*, user: User, tweet: Tweet) -> Tweet:
 
 @transaction.atomic
 def hide_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: datetime | None = None) -> Tweet:
-    """Hide a tweet (and with it every retweet of it) from `user`'s feeds. Idempotent."""
+    """Hide a tweet (and with it every retweet of it) from `user`'s feeds.
+    Idempotent and race-free (one hide event)."""
     at = at or timezone.now()
     original = tweet.original
-    _, created = Hide.objects.get_or_create(user=user, tweet=original, defaults={"created_at": at})
-    if created:
+    if insert_once(Hide, user=user, tweet=original, created_at=at):
         _log(user=user, tweet=original, kind=Engagement.Kind.HIDE, served=served, at=at)
     return original
 
@@ -201,18 +218,18 @@ def report_create(
     *, user: User, tweet: Tweet, reason: str, served: Served = NOT_SERVED, at: datetime | None = None
 ) -> Report:
     """Report a tweet to the moderators; it also leaves the reporter's feeds.
-    Idempotent: one report per user and tweet."""
+    Idempotent and race-free: one report (and report event) per user and
+    tweet; a repeat returns the first."""
     at = at or timezone.now()
     original = tweet.original
     if original.author_id == user.pk:
         raise ValidationError({"tweet": "You cannot report your own tweet."})
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": f"Choose one of: {', '.join(Report.Reason.values)}."})
-    report, created = Report.objects.get_or_create(
-        user=user, tweet=original, defaults={"reason": reason, "created_at": at}
-    )
-    if created:
-        _log(user=user, tweet=original, kind=Engagement.Kind.REPORT, served=served, at=at)
+    report = insert_once(Report, user=user, tweet=original, reason=reason, created_at=at)
+    if report is None:  # reports are never deleted: the first one is there
+        return Report.objects.get(user=user, tweet=original)
+    _log(user=user, tweet=original, kind=Engagement.Kind.REPORT, served=served, at=at)
     return report
 
 
@@ -273,19 +290,29 @@ def client_event_time(*, event: ClientEvent, clock_offset: timedelta, now: datet
 @transaction.atomic
 def engagements_log(
     *, user: User, events: list[ClientEvent], sent_at: datetime | None = None, at: datetime | None = None
-) -> int:
-    """Append a client's batch of passive events in one insert, each at the
-    time it happened (client_event_time), whenever the batch arrives: a client
-    may send its impressions after the likes they led to. `sent_at` is the
-    client's clock when it sent the batch; the difference to the server's
-    clock now (`at`) corrects every event's time, so a client's wrong clock
-    does not matter. The caller has validated the events' fields (see
-    feed.api.EngagementBatchSerializer). All or nothing: a time out of bounds
-    raises ValidationError naming the event, and nothing is written. Returns
-    how many were written."""
+) -> LoggedBatch:
+    """Append a client's batch of passive events, each at the time it happened
+    (client_event_time), whenever the batch arrives: a client may send its
+    impressions after the likes they led to. `sent_at` is the client's clock
+    when it sent the batch; the difference to the server's clock now (`at`)
+    corrects every event's time, so a client's wrong clock does not matter.
+    The caller has validated the events' fields (see
+    feed.api.EngagementBatchSerializer).
+
+    An event naming a feed request names a tweet it served, at the position
+    it served it (an event without a position takes that one); a feed
+    request's dwells add up to no more than the time since it was served
+    allows (_dwell_within_time). All or nothing: a broken rule raises
+    ValidationError naming the event, and nothing is written.
+
+    Safe to resend: an event whose client id is stored already, or an
+    impression of an item its feed request has one of already, is counted as
+    a duplicate and not written again, concurrent resends included. A
+    constant number of queries, whatever the batch."""
     now = at or timezone.now()
     clock_offset = now - sent_at if sent_at else timedelta(0)
-    times, errors = [], []
+    events, errors = _served_checked(events)
+    times = []
     for index, event in enumerate(events):
         try:
             times.append(client_event_time(event=event, clock_offset=clock_offset, now=now))
@@ -293,6 +320,7 @@ def engagements_log(
             errors.extend(f"Event {index}: {message}" for message in exc.messages)
     if errors:
         raise ValidationError({"events": errors})
+    _dwell_within_time(user=user, events=events, now=now)
     times = _before_actions(user=user, events=events, times=times)
     rows = [
         _event(
@@ -302,13 +330,124 @@ def engagements_log(
             feed_request=event.feed_request,
             position=event.position,
             dwell_ms=event.dwell_ms,
+            client_event_id=event.id,
             created_at=happened,
             received_at=now,
         )
         for event, happened in zip(events, times, strict=True)
     ]
-    Engagement.objects.bulk_create(rows)
-    return len(rows)
+    stored = _insert_new(rows)
+    return LoggedBatch(stored=stored, duplicates=len(rows) - stored)
+
+
+def _served_checked(events: list[ClientEvent]) -> tuple[list[ClientEvent], list[str]]:
+    """Each event that names a feed request must name a tweet that request
+    served (either as itself or as a retweet: events land on the original),
+    at the position it was served at when the event gives one; without one,
+    it takes that position (the first, if served twice). Returns the events
+    with their positions, and an error per event that breaks the rule. One
+    query."""
+    named = [event for event in events if event.feed_request is not None]
+    if not named:
+        return events, []
+    served = defaultdict(set)  # (feed request id, original tweet id) -> positions
+    rows = (
+        ServedItem.objects.filter(feed_request_id__in={event.feed_request.pk for event in named})
+        .annotate(original=Coalesce("tweet__retweet_of_id", "tweet_id"))
+        .filter(original__in={event.tweet_id for event in named})
+        .values_list("feed_request_id", "original", "position")
+    )
+    for request_id, original, position in rows:
+        served[request_id, original].add(position)
+    checked, errors = [], []
+    for index, event in enumerate(events):
+        if event.feed_request is not None:
+            positions = served.get((event.feed_request.pk, event.tweet_id))
+            if not positions:
+                errors.append(
+                    f"Event {index}: feed request {event.feed_request.pk} did not serve tweet {event.tweet_id}."
+                )
+            elif event.position is None:
+                event = replace(event, position=min(positions))
+            elif event.position not in positions:
+                where = ", ".join(str(position) for position in sorted(positions))
+                errors.append(
+                    f"Event {index}: feed request {event.feed_request.pk} served tweet {event.tweet_id} "
+                    f"at position {where}, not {event.position}."
+                )
+        checked.append(event)
+    return checked, errors
+
+
+def _dwell_within_time(*, user: User, events: list[ClientEvent], now: datetime) -> None:
+    """A feed request's dwells add up to at most the time since it was served
+    (plus ENGAGEMENT_CLOCK_SKEW_S) times ENGAGEMENT_DWELL_CARDS_IN_VIEW: each
+    card's dwell runs while it is at least half visible, so several run at
+    once, but no more than a screen holds. Events already stored (resent
+    under their id) count once. The feed requests are locked first, so two
+    batches at once cannot both spend the same room. Three queries."""
+    dwells = [
+        (index, event)
+        for index, event in enumerate(events)
+        if event.kind == Engagement.Kind.DWELL and event.feed_request is not None
+    ]
+    if not dwells:
+        return
+    request_ids = sorted({event.feed_request.pk for _, event in dwells})
+    # Locked in one order, so two batches never wait on each other in a cycle.
+    list(FeedRequest.objects.select_for_update().filter(pk__in=request_ids).order_by("pk").values_list("pk"))
+    client_ids = {event.id for _, event in dwells if event.id is not None}
+    counted = set(
+        Engagement.objects.filter(user=user, client_event_id__in=client_ids).values_list("client_event_id", flat=True)
+    )
+    totals_ms = dict(
+        Engagement.objects.filter(feed_request_id__in=request_ids, kind=Engagement.Kind.DWELL)
+        .values("feed_request")
+        .annotate(total=Sum("dwell_ms"))
+        .values_list("feed_request", "total")
+    )
+    skew_s = settings.ENGAGEMENT_CLOCK_SKEW_S
+    cards = settings.ENGAGEMENT_DWELL_CARDS_IN_VIEW
+    errors, over = [], set()
+    for index, event in dwells:
+        if event.id is not None:
+            if event.id in counted:
+                continue
+            counted.add(event.id)
+        feed_request = event.feed_request
+        total_ms = totals_ms[feed_request.pk] = totals_ms.get(feed_request.pk, 0) + event.dwell_ms
+        since_s = max((now - feed_request.created_at).total_seconds(), 0)
+        allowed_s = cards * (since_s + skew_s)
+        if total_ms > allowed_s * 1000 and feed_request.pk not in over:
+            over.add(feed_request.pk)
+            errors.append(
+                f"Event {index}: the dwells in feed request {feed_request.pk} would add up to "
+                f"{total_ms / 1000:.0f} s, more than the {allowed_s:.0f} s that {cards} cards in view "
+                f"could have had in the {since_s:.0f} s since it was served."
+            )
+    if errors:
+        raise ValidationError({"events": errors})
+
+
+def _insert_new(rows: list[Engagement]) -> int:
+    """Insert the rows in one statement, skipping each one a unique constraint
+    says is stored already (a resent client id, an impression repeated),
+    also when a concurrent request stored it a moment ago; returns how many
+    were written. Django's bulk_create(ignore_conflicts=True) cannot say."""
+    if not rows:
+        return 0
+    meta = Engagement._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    # Only the model's own table and column names are formatted in; values are parameters.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values} ON CONFLICT DO NOTHING"  # noqa: S608  # nosec B608
+    sql += f" RETURNING {quote(meta.pk.column)}"
+    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in rows for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
 
 
 # What a person does to a tweet after seeing it.
@@ -424,7 +563,7 @@ def feed_read(
         last = tweets[-1]
         next_cursor = FeedCursor(feed_request.pk, start + limit, last.created_at, last.pk).encode()
     items = [FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)]
-    _served_record(feed_request=feed_request, items=items)
+    served_record(feed_request=feed_request, items=items)
     return FeedPage(feed_request, feed_request.mode, ranking, items, next_cursor)
 
 
@@ -446,11 +585,11 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
     # of its request's built_at, so none are kept.
     if feed_request.built_at == page.built_at:
         features = served_features(user_id=viewer.pk, page=page, tweet_ids=[i.tweet.pk for i in items])
-    _served_record(feed_request=feed_request, items=items, features=features, feature_spec=page.feature_spec)
+    served_record(feed_request=feed_request, items=items, features=features, feature_spec=page.feature_spec)
     return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor, caught_up=not page.has_more)
 
 
-def _served_record(
+def served_record(
     *, feed_request: FeedRequest, items: list[FeedItem], features: dict | None = None, feature_spec: str = ""
 ) -> None:
     """What was served, where, with what score and, for ranked items, the

@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from config.pages import next_url, page_of, render_list
+from config.pages import next_url, page_of, refused, render_list
+from config.ratelimit import RateLimited, write_check
 from feed import selectors, services
 from feed.forms import TweetForm
 from feed.models import FeedRequest
@@ -66,21 +67,27 @@ def feed_newer(request):
 @require_http_methods(["GET", "POST"])
 def compose(request):
     """Post a tweet or a reply, then go back where the form said (or to the
-    new tweet, which shows a reply in its conversation). Errors come back
-    on this page, with the text kept."""
+    new tweet, which shows a reply in its conversation). Errors, and the
+    write limit's refusal (429), come back on this page, with the text kept."""
     form = TweetForm(request.POST if request.method == "POST" else None)
     back = request.POST.get("next") or request.GET.get("next")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = None
+    refusal = None
     if form.is_valid():
         try:
+            write_check(request)  # the API's write limit: one count for both
             tweet = services.tweet_create(author=request.user, **form.cleaned_data)
+        except RateLimited as exc:
+            refusal = exc
+            form.add_error(None, str(exc.detail))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Your reply was posted." if tweet.reply_to_id else "Your tweet was posted.")
             return redirect(back or reverse("tweet", args=[tweet.pk]))
-    return render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
+    response = render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
+    return refused(response, refusal) if refusal else response
 
 
 @login_required

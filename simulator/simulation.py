@@ -244,7 +244,12 @@ class Simulation:
         feed_request = feed_services.feed_request_create(
             user=user, mode=FeedRequest.Mode.ORACLE, model_version="oracle", at=at
         )
-        return [Shown(tweets[candidates[i].tweet_id], feed_request, position) for position, i in enumerate(order)]
+        shown = [Shown(tweets[candidates[i].tweet_id], feed_request, position) for position, i in enumerate(order)]
+        # Recorded as the feed read records what it serves: events name them.
+        feed_services.served_record(
+            feed_request=feed_request, items=[feed_services.FeedItem(s.tweet, s.position) for s in shown]
+        )
+        return shown
 
     def browse(self, *, viewer: int, mode: str, depth: int, at: datetime, rng: np.random.Generator) -> None:
         """One visit: look at what is served, log it, act on it."""
@@ -261,10 +266,15 @@ class Simulation:
         # (when one fills, and when the visit ends), each with the time it
         # happened; actions go at once, so they arrive before the impressions
         # that led to them, and the server must attribute by event time.
+        # A dwell is reported once it is over, so a batch leaves when its
+        # last dwell has ended: the server holds a feed request's dwells to
+        # the time since it was served.
         queue: list[feed_services.ClientEvent] = []
+        dwells_end = at
 
         def send(sent_at: datetime) -> None:
             if queue:
+                sent_at = max(sent_at, dwells_end)
                 feed_services.engagements_log(user=user, events=queue[:], sent_at=sent_at, at=sent_at)
                 queue.clear()
 
@@ -275,6 +285,7 @@ class Simulation:
                 continue
             seen_at = at + timedelta(seconds=SECONDS_PER_ITEM * i)
             dwell_ms = int(np.clip(rng.lognormal(truth["dwell_mu"][i], DWELL_SIGMA), 200, 600_000))
+            dwells_end = max(dwells_end, seen_at + timedelta(milliseconds=dwell_ms))
             for kind, dwell in ((Engagement.Kind.IMPRESSION, None), (Engagement.Kind.DWELL, dwell_ms)):
                 queue.append(
                     feed_services.ClientEvent(

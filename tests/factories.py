@@ -30,3 +30,12 @@ def tweet(author=None, text="hello", **kwargs):
 def follow(follower, *followees):
     for followee in followees:
         user_services.follow_create(follower=follower, followee=followee)
+
+
+def served(viewer, *tweets, mode="latest", **request_fields):
+    """A feed request of `viewer`'s that served `tweets` at positions 0, 1, ...:
+    client events may name only what a feed request served."""
+    feed_request = feed_services.feed_request_create(user=viewer, mode=mode, **request_fields)
+    items = [feed_services.FeedItem(served_tweet, position) for position, served_tweet in enumerate(tweets)]
+    feed_services.served_record(feed_request=feed_request, items=items)
+    return feed_request

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users import selectors, services
+from users.auth import signup_check
 from users.models import User
 
 
@@ -50,6 +51,7 @@ class RegisterView(APIView):
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        signup_check(request=request, username=serializer.validated_data["username"])
         with transaction.atomic():
             user = services.user_create(**serializer.validated_data)
             token = Token.objects.create(user=user)
@@ -57,7 +59,8 @@ class RegisterView(APIView):
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the user's API token."""
+    """Exchange a username and password for the user's API token. Limited
+    per client IP and, for failures, per username (users.auth): 429."""
 
     @extend_schema(responses={200: TokenSerializer})
     def post(self, request, *args, **kwargs):

@@ -1,4 +1,7 @@
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from config.ratelimit import RateLimited
 
 
 class SignupForm(forms.Form):
@@ -8,3 +11,17 @@ class SignupForm(forms.Form):
     username = forms.CharField(max_length=150)
     display_name = forms.CharField(max_length=50, required=False)
     password = forms.CharField(strip=False, max_length=128, widget=forms.PasswordInput)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form, with a log-in limit's refusal (users.auth) as
+    its error; `refusal` tells the view to answer 429."""
+
+    refusal: RateLimited | None = None
+
+    def clean(self):
+        try:
+            return super().clean()
+        except RateLimited as exc:
+            self.refusal = exc
+            raise forms.ValidationError(str(exc.detail), code="throttled") from exc

@@ -5,7 +5,7 @@ from users import views
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("u/<str:username>/followers/", views.followers, name="user-followers"),
     path("u/<str:username>/following/", views.following, name="user-following"),

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.db import insert_once
 from users.models import Follow, FollowEvent, User
 from users.signals import follows_changed
 
@@ -29,27 +30,28 @@ def user_create(*, username: str, password: str, display_name: str = "", bio: st
 
 
 @transaction.atomic
-def follow_create(*, follower: User, followee: User, at: datetime | None = None) -> Follow:
-    """Follow `followee`. Idempotent: following twice keeps one edge. A new
-    edge is also appended to the follow log (FollowEvent). `at`: the
-    simulator's simulated time."""
+def follow_create(*, follower: User, followee: User, at: datetime | None = None) -> bool:
+    """Follow `followee`. Idempotent and race-free: following twice keeps one
+    edge, and of concurrent follows one inserts it and appends it to the
+    follow log (FollowEvent), the others do nothing. Returns whether this
+    call made the edge. `at`: the simulator's simulated time."""
     if follower.pk == followee.pk:
         raise ValidationError({"username": "You cannot follow yourself."})
-    follow, created = Follow.objects.get_or_create(
-        follower=follower, followee=followee, defaults={"created_at": at or timezone.now()}
+    follow = insert_once(Follow, follower=follower, followee=followee, created_at=at or timezone.now())
+    if follow is None:
+        return False
+    FollowEvent.objects.create(
+        follower=follower, followee=followee, kind=FollowEvent.Kind.FOLLOW, created_at=follow.created_at
     )
-    if created:
-        FollowEvent.objects.create(
-            follower=follower, followee=followee, kind=FollowEvent.Kind.FOLLOW, created_at=follow.created_at
-        )
-        follows_changed.send(sender=Follow, follower_id=follower.pk)
-    return follow
+    follows_changed.send(sender=Follow, follower_id=follower.pk)
+    return True
 
 
 @transaction.atomic
 def follow_delete(*, follower: User, followee: User, at: datetime | None = None) -> None:
     """Unfollow. Idempotent: unfollowing someone not followed is a no-op. A
-    removed edge is appended to the follow log (FollowEvent)."""
+    removed edge is appended to the follow log (FollowEvent), once: the
+    delete's row count decides which of concurrent unfollows logs it."""
     removed, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
     if removed:
         FollowEvent.objects.create(

@@ -9,6 +9,18 @@ export const ENGAGEMENTS_URL = '/api/engagements/';
 // times anyway, so this only keeps the log current).
 export const BEFORE_WRITE = 'api:before-write';
 
+// A refusal or failure the server answered: its status, and how long it
+// asked the client to wait (Retry-After, in seconds) when it said.
+export class ApiError extends Error {
+  constructor(method, url, response) {
+    super(`${method} ${url}: ${response.status}`);
+    this.status = response.status;
+    this.response = response;
+    const retryAfterS = Number(response.headers.get('Retry-After'));
+    this.retryAfterS = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS : null;
+  }
+}
+
 export async function request(method, url, { json, keepalive = false, headers = {} } = {}) {
   if (method !== 'GET' && url !== ENGAGEMENTS_URL) window.dispatchEvent(new Event(BEFORE_WRITE));
   const response = await fetch(url, {
@@ -22,8 +34,19 @@ export async function request(method, url, { json, keepalive = false, headers = 
     },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  if (!response.ok) throw new Error(`${method} ${url}: ${response.status}`);
+  if (!response.ok) throw new ApiError(method, url, response);
   return response;
+}
+
+// What to tell the person when a request failed: for a rate limit, when to
+// try again, in seconds or, from two minutes on, in minutes.
+export function failureMessage(error, fallback) {
+  if (error.status !== 429) return fallback;
+  const seconds = error.retryAfterS;
+  let when = 'in a moment';
+  if (seconds >= 120) when = `in ${Math.ceil(seconds / 60)} minutes`;
+  else if (seconds) when = `in ${seconds} s`;
+  return `You are doing that too often. Try again ${when}.`;
 }
 
 // JSON API calls; answers the decoded body (null for 204 No Content).

@@ -1,7 +1,7 @@
 // Page behaviour: card and follow actions through the API (counts updated in
 // place), card menus, the compose counter, lists that load more of
 // themselves, and the "new tweets" hint.
-import { api, request } from './api.js';
+import { api, failureMessage, request } from './api.js';
 
 const NEWER_POLL_MS = 30_000;
 const STATUS_SHOWN_MS = 4_000;
@@ -89,7 +89,7 @@ async function act(button) {
     await actions[button.dataset.action](button.closest('.card'), button);
   } catch (error) {
     console.error(error);
-    say('That did not work. Please try again.');
+    say(failureMessage(error, 'That did not work. Please try again.'));
   } finally {
     button.removeAttribute('aria-busy');
   }
@@ -150,7 +150,7 @@ document.addEventListener('submit', async (event) => {
     removeCards(card, 'Reported. Thank you: moderators will review it, and it has left your feeds.');
   } catch (error) {
     console.error(error);
-    say('The report did not go through. Please try again.');
+    say(failureMessage(error, 'The report did not go through. Please try again.'));
   }
 });
 

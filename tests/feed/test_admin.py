@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from feed import services
 from feed.models import Engagement, Report, Tweet
-from tests.factories import SuperUserFactory, UserFactory, follow, tweet
+from tests.factories import SuperUserFactory, UserFactory, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def world():
     services.like_create(user=reader, tweet=posted)
     services.hide_create(user=reader, tweet=posted)
     services.report_create(user=reader, tweet=posted, reason=Report.Reason.SPAM)
-    feed_request = services.feed_request_create(user=reader, mode="latest", model_version="m-1", variant="A")
+    feed_request = served(reader, posted, model_version="m-1", variant="A")
     services.engagements_log(
         user=reader, events=[services.ClientEvent(tweet_id=posted.pk, kind="impression", feed_request=feed_request)]
     )

@@ -11,7 +11,7 @@ from config import api as config_api
 from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
 from feed.selectors import FeedCursor
-from tests.factories import UserFactory, follow, tweet
+from tests.factories import UserFactory, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -607,7 +607,7 @@ def test_user_tweets_page_costs_a_constant_number_of_queries(viewer, build, djan
 
 def test_engagement_batch_is_logged_with_its_feed_request(viewer):
     posted = tweet()
-    feed_request = services.feed_request_create(user=viewer.user, mode="ranked", model_version="m-9", variant="B")
+    feed_request = served(viewer.user, posted, mode="ranked", model_version="m-9", variant="B")
     events = [
         {"tweet": posted.pk, "kind": "impression", "feed_request": str(feed_request.pk), "position": 0},
         {"tweet": posted.pk, "kind": "dwell", "dwell_ms": 2500, "feed_request": str(feed_request.pk), "position": 0},
@@ -617,7 +617,7 @@ def test_engagement_batch_is_logged_with_its_feed_request(viewer):
     response = viewer.post("/api/engagements/", {"events": events}, format="json")
 
     assert response.status_code == 201
-    assert response.json() == {"accepted": 3}
+    assert response.json() == {"accepted": 3, "stored": 3, "duplicates": 0}
     rows = [
         (e.user_id, e.tweet_id, e.kind, e.dwell_ms, e.feed_request_id, e.position, e.model_version, e.variant)
         for e in Engagement.objects.order_by("pk")
@@ -635,7 +635,7 @@ def test_engagement_batch_of_the_maximum_size_is_accepted(viewer):
 
     response = viewer.post("/api/engagements/", {"events": events}, format="json")
 
-    assert response.json() == {"accepted": 500}
+    assert response.json() == {"accepted": 500, "stored": 500, "duplicates": 0}
     assert Engagement.objects.count() == 500
 
 
@@ -732,8 +732,8 @@ def test_engagements_need_authentication(api):
 # --- Rate limits --------------------------------------------------------------------
 
 
-def test_writes_are_rate_limited_but_reads_are_not(api_for, monkeypatch):
-    monkeypatch.setattr(config_api.WriteRateThrottle, "rate", "3/min", raising=False)
+def test_writes_are_rate_limited_but_reads_are_not(api_for, settings):
+    settings.WRITE_RATE = "3/hour"
     writer = api_for()
     posted = tweet(writer.user)
 
@@ -764,9 +764,7 @@ def iso(moment: datetime) -> str:
 
 def test_events_keep_the_time_they_happened_corrected_for_the_clients_clock(viewer):
     posted = tweet()
-    feed_request = services.feed_request_create(
-        user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=1)
-    )
+    feed_request = served(viewer.user, posted, at=timezone.now() - timedelta(minutes=1))
     behind = timedelta(hours=3)  # this client's clock is three hours slow
     now = timezone.now()
     seen = now - timedelta(seconds=40)
@@ -784,16 +782,16 @@ def test_events_keep_the_time_they_happened_corrected_for_the_clients_clock(view
 
 def test_an_event_without_a_time_happened_when_its_feed_request_served_it(viewer):
     posted = tweet()
-    served = services.feed_request_create(user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=5))
+    served_by = served(viewer.user, posted, at=timezone.now() - timedelta(minutes=5))
     events = [
-        {"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk)},
+        {"tweet": posted.pk, "kind": "impression", "feed_request": str(served_by.pk)},
         {"tweet": posted.pk, "kind": "click"},
     ]
 
     viewer.post("/api/engagements/", {"events": events}, format="json")
 
     impression, click = Engagement.objects.order_by("pk")
-    assert impression.created_at == served.created_at
+    assert impression.created_at == served_by.created_at
     assert click.created_at == click.received_at  # nothing better is known
 
 
@@ -807,9 +805,9 @@ EVENT_TIME_BOUNDS = {
 @pytest.mark.parametrize("moment", EVENT_TIME_BOUNDS.values(), ids=EVENT_TIME_BOUNDS.keys())
 def test_a_batch_with_a_time_out_of_bounds_is_refused_whole(viewer, moment):
     posted = tweet()
-    served = services.feed_request_create(user=viewer.user, mode="latest", at=timezone.now() - timedelta(minutes=1))
-    good = {"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk)}
-    bad = {**good, "kind": "click", "at": iso(moment(served, timezone.now()))}
+    served_by = served(viewer.user, posted, at=timezone.now() - timedelta(minutes=1))
+    good = {"tweet": posted.pk, "kind": "impression", "feed_request": str(served_by.pk)}
+    bad = {**good, "kind": "click", "at": iso(moment(served_by, timezone.now()))}
 
     response = viewer.post("/api/engagements/", {"events": [good, bad]}, format="json")
 
@@ -821,12 +819,12 @@ def test_a_batch_with_a_time_out_of_bounds_is_refused_whole(viewer, moment):
 
 def test_a_time_within_the_clock_skew_moves_onto_its_bound(viewer):
     posted = tweet()
-    served = services.feed_request_create(user=viewer.user, mode="latest")
-    early = served.created_at - timedelta(seconds=settings.ENGAGEMENT_CLOCK_SKEW_S / 2)
-    events = [{"tweet": posted.pk, "kind": "impression", "feed_request": str(served.pk), "at": iso(early)}]
+    served_by = served(viewer.user, posted)
+    early = served_by.created_at - timedelta(seconds=settings.ENGAGEMENT_CLOCK_SKEW_S / 2)
+    events = [{"tweet": posted.pk, "kind": "impression", "feed_request": str(served_by.pk), "at": iso(early)}]
 
     assert viewer.post("/api/engagements/", {"events": events}, format="json").status_code == 201
-    assert Engagement.objects.get().created_at == served.created_at
+    assert Engagement.objects.get().created_at == served_by.created_at
 
 
 @pytest.mark.parametrize("field", ["at", "sent_at"])

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from tests.factories import UserFactory, tweet
+from tests.factories import UserFactory, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -352,9 +352,9 @@ def test_action_state_and_event_commit_together(act, kind, monkeypatch):
 def test_engagements_log_writes_the_batch_with_feed_request_context():
     viewer = UserFactory()
     posted = tweet()
-    feed_request = services.feed_request_create(user=viewer, mode="latest", model_version="m-1", variant="A")
+    feed_request = served(viewer, posted, model_version="m-1", variant="A")
 
-    accepted = services.engagements_log(
+    logged = services.engagements_log(
         user=viewer,
         events=[
             services.ClientEvent(tweet_id=posted.pk, kind=Kind.IMPRESSION, feed_request=feed_request, position=0),
@@ -362,7 +362,7 @@ def test_engagements_log_writes_the_batch_with_feed_request_context():
         ],
     )
 
-    assert accepted == 2
+    assert logged == services.LoggedBatch(stored=2, duplicates=0)
     rows = {e.kind: e for e in events()}
     assert (rows[Kind.IMPRESSION].model_version, rows[Kind.IMPRESSION].variant) == ("m-1", "A")
     dwell = rows[Kind.DWELL]

@@ -253,6 +253,28 @@ def test_posting_needs_the_csrf_token(user):
     assert not Tweet.objects.exists()
 
 
+def test_the_compose_form_shares_the_api_write_limit_and_says_so(logged_in, api_for, settings):
+    """The audit: the HTML compose form bypassed the API write limit."""
+    settings.WRITE_RATE = "3/hour"
+    api = api_for(logged_in.user)
+    target = tweet(text="to like")
+
+    assert api.post("/api/tweets/", {"text": "by the API"}, format="json").status_code == 201
+    assert api.post(f"/api/tweets/{target.pk}/like/").status_code == 201
+    assert logged_in.post("/compose/", {"text": "by the page"}).status_code == 302
+    refused = logged_in.post("/compose/", {"text": "one too many"})
+
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert "You are writing too fast. Try again in" in body(refused)
+    assert "one too many" in body(refused)  # the text is kept
+    assert api.post("/api/tweets/", {"text": "nor here"}, format="json").status_code == 429
+    assert set(Tweet.objects.filter(author=logged_in.user).values_list("text", flat=True)) == {
+        "by the API",
+        "by the page",
+    }
+
+
 def test_the_compose_box_counts_to_the_limit(logged_in):
     page = body(logged_in.get("/compose/"))
 
