@@ -1,10 +1,13 @@
-"""API plumbing shared by every app: errors, throttling, pagination."""
+"""API plumbing shared by every app: errors, throttling, pagination, integer ids."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import UserRateThrottle
+
+BIGINT_MAX = 2**63 - 1
 
 
 def exception_handler(exc, context):
@@ -15,7 +18,7 @@ def exception_handler(exc, context):
     from rest_framework.views import exception_handler as drf_exception_handler
 
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
@@ -40,3 +43,18 @@ class CreatedAtCursorPagination(CursorPagination):
 
 class OldestFirstPagination(CursorPagination):
     ordering = ("created_at", "id")
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
+class IntegerPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related object named by its integer id. DRF's own field hands the
+    value to the ORM, which reads 1.5, "1.5" or true as id 1: these are
+    refused here."""
+
+    default_error_messages = {"incorrect_type": "Expected an integer id, got {data_type}."}
+
+    def to_internal_value(self, data):
+        is_int = isinstance(data, int) and not isinstance(data, bool)
+        if not (is_int or (isinstance(data, str) and data.isascii() and data.isdigit())):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)

@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import OldestFirstPagination
+from config.api import BIGINT_MAX, IntegerPrimaryKeyRelatedField, OldestFirstPagination
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Report, Tweet
 from users.api import UserSummarySerializer
@@ -46,7 +46,7 @@ class OriginalTweetSerializer(serializers.ModelSerializer):
 
 
 class TweetSerializer(OriginalTweetSerializer):
-    retweet_of = OriginalTweetSerializer(read_only=True)
+    retweet_of = OriginalTweetSerializer(read_only=True, allow_null=True, help_text="the original, for a retweet")
 
     class Meta(OriginalTweetSerializer.Meta):
         fields = [*OriginalTweetSerializer.Meta.fields, "retweet_of"]
@@ -95,12 +95,19 @@ class FeedSerializer(serializers.Serializer):
 
 
 class TweetCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=settings.TWEET_MAX_CHARS)
-    reply_to = serializers.PrimaryKeyRelatedField(queryset=Tweet.objects.visible(), required=False, allow_null=True)
+    text = serializers.CharField(
+        min_length=1,
+        max_length=settings.TWEET_MAX_CHARS,
+        help_text="at least one visible character; no control character but the line break",
+    )
+    reply_to = IntegerPrimaryKeyRelatedField(queryset=Tweet.objects.visible(), required=False, allow_null=True)
 
 
 class ViewerFeedRequestField(serializers.PrimaryKeyRelatedField):
-    """A feed request id, accepted only if it is the requesting user's own."""
+    """A feed request id (a UUID), accepted only if it is the requesting user's own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(pk_field=serializers.UUIDField(), **kwargs)
 
     def get_queryset(self):
         return FeedRequest.objects.filter(user=self.context["request"].user)
@@ -118,7 +125,7 @@ class ReportSerializer(ServedSerializer):
 
 
 class EventSerializer(serializers.Serializer):
-    tweet = serializers.IntegerField(min_value=1)
+    tweet = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
     kind = serializers.ChoiceField(
         choices=Engagement.CLIENT_KINDS,
         error_messages={
@@ -154,7 +161,6 @@ class EngagementBatchSerializer(serializers.Serializer):
         write_only=True,
         help_text="the client's clock when it sent the batch: corrects the events' `at` for a wrong clock",
     )
-    accepted = serializers.IntegerField(read_only=True)
 
     def validate_events(self, events):
         """Resolve every tweet and feed request of the batch in two queries."""
@@ -233,7 +239,7 @@ class LikeView(APIView):
         liked = services.like_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
         return tweet_response(request, liked, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=TweetSerializer)
+    @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
 
@@ -248,7 +254,7 @@ class RetweetView(APIView):
         retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
         return tweet_response(request, retweet, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=TweetSerializer)
+    @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         """Undo the retweet; answers with the original."""
         return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
@@ -337,10 +343,14 @@ class FeedView(APIView):
         )
 
 
+class EngagementsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="how many events were stored")
+
+
 class EngagementsView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementBatchSerializer})
+    @extend_schema(request=EngagementBatchSerializer, responses={201: EngagementsAcceptedSerializer})
     def post(self, request):
         """Log a batch of impressions, dwells and clicks: all or nothing."""
         serializer = EngagementBatchSerializer(data=request.data, context={"request": request})

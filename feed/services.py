@@ -6,6 +6,7 @@ Every function takes an optional `at`: the simulator replays days in
 simulated time through these same functions.
 """
 
+import unicodedata
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,13 +49,30 @@ class ClientEvent:
     at: datetime | None = None
 
 
+# Characters that show nothing: separators (spaces of every width), control
+# and format characters (zero-width space and joiners, word joiner, byte
+# order mark, bidirectional marks...). A tweet of only these looks empty.
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
 def clean_tweet_text(text: str) -> str:
-    """The text as stored: stripped, 1..TWEET_MAX_CHARS characters, no NUL."""
-    text = text.strip()
+    """The text as stored: line breaks as "\n", stripped, 1..TWEET_MAX_CHARS
+    characters, at least one of them visible, and no control character but
+    the line break (a terminal would act on them), no unpaired surrogate
+    (PostgreSQL cannot store one). ValidationError on `text` otherwise."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ValidationError({"text": "A tweet needs some text."})
-    if "\x00" in text:
-        raise ValidationError({"text": "Null characters are not allowed."})
+    for char in text:
+        category = unicodedata.category(char)
+        if (category == "Cc" and char != "\n") or category == "Cs":
+            raise ValidationError(
+                {"text": f"A tweet cannot hold the control character U+{ord(char):04X}; only line breaks are allowed."}
+            )
+    if all(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in text):
+        raise ValidationError(
+            {"text": "A tweet needs some visible text: spaces and invisible characters alone are not."}
+        )
     if len(text) > settings.TWEET_MAX_CHARS:
         raise ValidationError({"text": f"A tweet has at most {settings.TWEET_MAX_CHARS} characters."})
     return text

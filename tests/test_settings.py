@@ -32,12 +32,74 @@ def test_refuses_to_start_with_debug_off_and_the_development_secret():
     assert "Refusing to start with DEBUG off and the development SECRET_KEY" in result.stderr
 
 
+# What `secrets.token_urlsafe(50)` makes: 67 characters, many different.
+REAL_SECRET = "k3Jq9-vXbT2mWz7LpR4sYd8NcF1hUe6GaQ0oKiV5jBnM_tSxw-ZrAyDlPgEuHC"
+
+
 def test_starts_with_debug_off_and_a_real_secret():
     # Also imports the API plumbing first, as a worker would: it must not
     # depend on another module having loaded DRF's views before it.
-    result = run_python(f"{SETUP}; import config.api", SECRET_KEY="a-real-secret-from-the-environment")
+    result = run_python(f"{SETUP}; import config.api", SECRET_KEY=REAL_SECRET)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "short-but-not-empty", "a" * 60], ids=["empty", "shorter than 50", "one character repeated"]
+)
+def test_refuses_to_start_with_debug_off_and_a_weak_secret(secret):
+    result = run_python(SETUP, SECRET_KEY=secret)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Refusing to start with DEBUG off and a weak SECRET_KEY" in result.stderr
+
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": REAL_SECRET,
+    "ALLOWED_HOSTS": "feed.example.com",
+    # The test run's own services (only connection settings: nothing is written).
+    "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+    "REDIS_URL": os.environ.get("REDIS_URL", ""),
+}
+
+
+def test_check_deploy_is_clean_in_a_production_environment():
+    """DEBUG off, a long SECRET_KEY, ALLOWED_HOSTS: Django's deployment
+    checklist (HSTS, SSL redirect, secure cookies...) and drf-spectacular's
+    schema check pass without a warning, with no setting silenced."""
+    result = subprocess.run(  # nosec B603: fixed interpreter and arguments
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={"PATH": os.environ.get("PATH", ""), **PRODUCTION_ENV},
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_settings_redirect_to_https_but_not_the_probes():
+    code = f"""{SETUP}
+from django.conf import settings
+from django.test import Client
+client = Client()
+print(settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT, settings.SECURE_PROXY_SSL_HEADER)
+print(client.get("/login/", headers={{"host": "feed.example.com"}}).status_code)
+print(client.get("/healthz", headers={{"host": "feed.example.com"}}).status_code)
+behind_tls = client.get("/login/", headers={{"host": "feed.example.com", "x-forwarded-proto": "https"}})
+print(behind_tls.status_code, behind_tls.headers["Strict-Transport-Security"])
+"""
+    result = run_python(code, **PRODUCTION_ENV, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+
+    assert result.returncode == 0, result.stderr
+    settings_line, login, healthz, behind_tls = result.stdout.splitlines()
+    assert settings_line == "31536000 True ('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert login == "301"  # to https
+    assert healthz == "200"  # the orchestrator's probe, over plain HTTP
+    assert behind_tls == "200 max-age=31536000; includeSubDomains; preload"
 
 
 @pytest.mark.django_db

@@ -35,8 +35,12 @@ class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     display_name = serializers.CharField(max_length=50, required=False, default="")
-    id = serializers.IntegerField(read_only=True)
-    token = serializers.CharField(read_only=True)
+
+
+class RegisteredSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    token = serializers.CharField(help_text="the API token: send it as `Authorization: Token <token>`")
 
 
 class TokenSerializer(serializers.Serializer):
@@ -46,7 +50,7 @@ class TokenSerializer(serializers.Serializer):
 class RegisterView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

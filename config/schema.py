@@ -1,0 +1,53 @@
+"""The OpenAPI schema's error responses (DEFAULT_SCHEMA_CLASS). Apart from
+config.api: drf-spectacular's AutoSchema imports DRF's views, which import
+config.api (the throttle class) as they load."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+
+ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/Error"}
+# The `Error` component, added to the schema by SPECTACULAR_SETTINGS.
+ERROR_COMPONENT = {
+    "type": "object",
+    "description": "An error. `detail` says what went wrong; a validation error (400) names instead each "
+    "field it refuses, with its messages (a list of events, by index).",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {},
+}
+RETRY_AFTER_HEADER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class ErrorDocumentingAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the errors each operation can answer,
+    all JSON (`Error`): 400 for a body or query it refuses, 401 for a wrong
+    or missing token, 403 for a write it does not allow (CSRF, ownership),
+    404 for a path naming nothing (or a stale list cursor), 413 for a body
+    too large, 429 for writes over the rate limit, and 503 when the
+    database is unreachable."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        self.registry.register_on_missing(
+            ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_COMPONENT)
+        )
+        query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        has_path_params = any(p["in"] == "path" for p in operation.get("parameters", []))
+        codes = {"401": "Not authenticated, or an invalid token.", "503": "The database is unreachable: retry."}
+        if "requestBody" in operation or query - {"cursor"}:
+            codes["400"] = "Invalid input: nothing was written."
+        if "requestBody" in operation:
+            codes["413"] = "The body is larger than the server accepts."
+        if self.method in UNSAFE_METHODS:
+            codes["403"] = "Not allowed."
+            codes["429"] = "Too many requests: retry after `Retry-After` seconds."
+        if has_path_params or "cursor" in query:
+            codes["404"] = "Not found."
+        for code, description in codes.items():
+            response = {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA_REF}}}
+            if code in {"429", "503"}:
+                response["headers"] = RETRY_AFTER_HEADER
+            operation["responses"].setdefault(code, response)
+        return operation
