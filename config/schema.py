@@ -24,7 +24,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     or missing token, 403 for a write it does not allow (CSRF, ownership),
     404 for a path naming nothing (or a stale list cursor), 413 for a body
     too large, 429 for writes over the rate limit, and 503 when the
-    database is unreachable."""
+    database is unreachable; and 414 (from gunicorn, not JSON) for a query
+    string too long."""
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -45,9 +46,13 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             codes["429"] = "Too many requests: retry after `Retry-After` seconds."
         if has_path_params or "cursor" in query:
             codes["404"] = "Not found."
+        responses = operation["responses"]
+        if query:
+            # From gunicorn, before Django: a request line over 4 KB (long query values).
+            responses.setdefault("414", {"description": "The URL is too long."})
         for code, description in codes.items():
             response = {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA_REF}}}
             if code in {"429", "503"}:
                 response["headers"] = RETRY_AFTER_HEADER
-            operation["responses"].setdefault(code, response)
+            responses.setdefault(code, response)
         return operation
