@@ -22,7 +22,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the errors each operation can answer,
     all JSON (`Error`): 400 for a body or query it refuses, 401 for a wrong
     or missing token, 403 for a write it does not allow (CSRF, ownership),
-    404 for a path naming nothing (or a stale list cursor), 413 for a body
+    404 for a path naming nothing (or a list's stale cursor), 413 for a body
     too large, 429 for writes over the rate limit, and 503 when the
     database is unreachable; and 414 (from gunicorn, not JSON) for a query
     string too long."""
@@ -44,7 +44,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if self.method in UNSAFE_METHODS:
             codes["403"] = "Not allowed."
             codes["429"] = "Too many requests: retry after `Retry-After` seconds."
-        if has_path_params or "cursor" in query:
+        if has_path_params:  # also a paginated list's stale cursor: all of them have one
             codes["404"] = "Not found."
         responses = operation["responses"]
         if query:

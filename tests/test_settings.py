@@ -129,3 +129,63 @@ def test_openapi_schema_declares_what_a_feed_item_carries(client):
 def test_api_docs_and_home_page_load(client):
     assert client.get("/api/docs/").status_code == 200
     assert b"Ranked Feed" in client.get("/").content
+
+
+@pytest.fixture
+def openapi(client, db):
+    return client.get("/api/schema/", {"format": "json"}).json()
+
+
+def test_openapi_schema_says_what_the_api_answers(openapi):
+    """Issue 12: the schema as served (make fuzz-api checks it against real
+    responses; this names the cases the audit found wrong)."""
+    paths, schemas = openapi["paths"], openapi["components"]["schemas"]
+
+    assert schemas["Tweet"]["properties"]["retweet_of"]["nullable"] is True
+    accepted = paths["/api/engagements/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert schemas[accepted["$ref"].rsplit("/", 1)[1]]["properties"] == {
+        "accepted": {"type": "integer", "description": "how many events were stored"}
+    }
+    for action in ("like", "retweet"):
+        undo = paths[f"/api/tweets/{{tweet_id}}/{action}/"]["delete"]["responses"]
+        assert "204" not in undo
+        assert undo["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Tweet"}
+
+
+def test_openapi_schema_documents_json_errors_where_they_happen(openapi):
+    error = {"$ref": "#/components/schemas/Error"}
+    assert openapi["components"]["schemas"]["Error"]["properties"]["detail"] == {"type": "string"}
+
+    def errors(path, method):
+        responses = openapi["paths"][path][method]["responses"]
+        assert all(
+            responses[code]["content"]["application/json"]["schema"] == error
+            for code in responses
+            if code >= "400" and code != "414"
+        )
+        return {code for code in responses if code >= "400"}
+
+    assert errors("/api/tweets/", "post") == {"400", "401", "403", "413", "429", "503"}
+    assert errors("/api/tweets/{tweet_id}/like/", "post") == {"400", "401", "403", "404", "413", "429", "503"}
+    assert errors("/api/tweets/{tweet_id}/", "get") == {"401", "404", "503"}
+    assert errors("/api/feed/", "get") == {"400", "401", "414", "503"}
+    retry_after = openapi["paths"]["/api/tweets/"]["post"]["responses"]["429"]["headers"]["Retry-After"]
+    assert retry_after["schema"] == {"type": "integer"}
+
+
+def test_openapi_schema_declares_the_request_constraints(openapi):
+    schemas = openapi["components"]["schemas"]
+
+    text = schemas["TweetCreate"]["properties"]["text"]
+    assert (text["minLength"], text["maxLength"]) == (1, 280)
+    assert schemas["TweetCreate"]["properties"]["reply_to"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2**63 - 1,
+        "nullable": True,
+    }
+    served = schemas["Served"]["properties"]
+    assert served["feed_request"]["format"] == "uuid"
+    assert (served["position"]["minimum"], served["position"]["maximum"]) == (0, 10_000)
+    username = openapi["paths"]["/api/users/{username}/"]["get"]["parameters"][0]
+    assert username["schema"]["pattern"] == r"^[\w.@+-]{1,150}$"
