@@ -1,13 +1,30 @@
 """API plumbing shared by every app: errors, throttling, pagination, integer ids."""
 
+import json
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.throttling import UserRateThrottle
 
 BIGINT_MAX = 2**63 - 1
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's JSON parser, refusing an unpaired surrogate (`"\\ud800"`): valid
+    JSON, but no UTF-8 text can hold one, so PostgreSQL could not store it
+    and the error message that echoes it could not be sent (a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise exceptions.ParseError("JSON parse error - the text holds an unpaired surrogate.") from exc
+        return data
 
 
 def exception_handler(exc, context):

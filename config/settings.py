@@ -183,6 +183,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api.CreatedAtCursorPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["config.api.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env.str("API_WRITE_RATE", default="600/min")},
 }

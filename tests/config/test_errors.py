@@ -152,3 +152,26 @@ def test_database_down_is_a_503_page_with_retry_after(transactional_db, client_5
     assert int(response["Retry-After"]) > 0
     assert "Back in a moment" in response.content.decode()
     assert "/static/css/site.css" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/tweets/{tweet}/report/", '{"reason": "\\ud800"}'),
+        ("/api/engagements/", '{"events": [{"tweet": {tweet}, "kind": "\\udfff"}]}'),
+        ("/api/tweets/", '{"text": "hi \\ud83d"}'),
+    ],
+    ids=["report reason", "event kind", "tweet text"],
+)
+def test_an_unpaired_surrogate_in_json_is_a_400(client_500, path, body):
+    """Valid JSON, but no UTF-8 text holds it: an error message echoing it
+    could not even be sent."""
+    posted = tweet(text="one")
+    client_500.force_login(UserFactory())
+
+    response = client_500.post(
+        path.format(tweet=posted.pk), body.replace("{tweet}", str(posted.pk)), content_type="application/json"
+    )
+
+    assert_json_error(response, 400)
+    assert "unpaired surrogate" in response.json()["detail"]
