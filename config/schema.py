@@ -4,6 +4,7 @@ config.api (the throttle class) as they load."""
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiResponse
 
 ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/Error"}
 # The `Error` component, added to the schema by SPECTACULAR_SETTINGS.
@@ -14,6 +15,14 @@ ERROR_COMPONENT = {
     "properties": {"detail": {"type": "string"}},
     "additionalProperties": {},
 }
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error an operation answers beyond the ones ErrorDocumentingAutoSchema
+    infers, for `@extend_schema(responses={...})`."""
+    return OpenApiResponse(response=ERROR_SCHEMA_REF, description=description)
+
+
 RETRY_AFTER_HEADER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import error_response
 from users import selectors, services
 from users.models import User
 
@@ -84,7 +85,10 @@ class UserDetailView(APIView):
 class FollowView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={201: UserProfileSerializer})
+    @extend_schema(
+        request=None,
+        responses={201: UserProfileSerializer, 400: error_response("You cannot follow yourself.")},
+    )
     def post(self, request, username):
         followee = get_object_or_404(User, username=username, is_active=True)
         services.follow_create(follower=request.user, followee=followee)
