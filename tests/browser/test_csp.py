@@ -21,6 +21,9 @@ LOGGED_IN_PAGES = [
     "/ranking/",
     "/api/docs/",
     "/admin/",
+    "/admin/feed/tweet/",
+    "/admin/feed/tweet/{tweet}/change/",
+    "/admin/users/user/add/",
 ]
 
 
