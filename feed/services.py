@@ -53,6 +53,13 @@ class ClientEvent:
 # and format characters (zero-width space and joiners, word joiner, byte
 # order mark, bidirectional marks...). A tweet of only these looks empty.
 INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+# Letters and symbols that draw nothing either, the usual blank-name tricks:
+# the Hangul fillers, the blank braille pattern, the variation selectors.
+INVISIBLE_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800" + "".join(map(chr, range(0xFE00, 0xFE10))))
+
+
+def _invisible(char: str) -> bool:
+    return unicodedata.category(char) in INVISIBLE_CATEGORIES or char in INVISIBLE_CHARACTERS
 
 
 def clean_tweet_text(text: str) -> str:
@@ -69,7 +76,7 @@ def clean_tweet_text(text: str) -> str:
             raise ValidationError(
                 {"text": f"A tweet cannot hold the control character U+{ord(char):04X}; only line breaks are allowed."}
             )
-    if all(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in text):
+    if all(_invisible(char) for char in text):
         raise ValidationError(
             {"text": "A tweet needs some visible text: spaces and invisible characters alone are not."}
         )

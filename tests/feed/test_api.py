@@ -926,6 +926,8 @@ INVISIBLE_TEXTS = {
     "no-break and ideographic spaces": "\u00a0\u3000 \u200b",
     "bidi marks": "\u200e\u200f\u202a\u202c",
     "line and paragraph separators": "\u2028\u2029",
+    "Hangul filler and blank braille": "\u3164\u2800\u3164",
+    "variation selectors": "\ufe0f\ufe0e",
 }
 CONTROL_TEXTS = {
     "escape sequence": "hello \x1b[2J world",
