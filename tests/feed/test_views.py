@@ -230,7 +230,13 @@ def test_posting_never_redirects_off_site(logged_in):
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"text": "   "}, {"text": "x" * (settings.TWEET_MAX_CHARS + 1)}, {"text": "hi", "reply_to": 999_999}],
+    [
+        {},
+        {"text": "   "},
+        {"text": "x" * (settings.TWEET_MAX_CHARS + 1)},
+        {"text": "hi", "reply_to": 999_999},
+        {"text": "hi", "reply_to": str(2**64)},
+    ],
 )
 def test_bad_posts_come_back_with_errors_and_write_nothing(logged_in, data):
     response = logged_in.post("/compose/", data)
@@ -475,3 +481,12 @@ def test_a_cursor_out_of_bounds_or_unsigned_is_a_400_page(logged_in, url, cursor
 
 def test_newer_takes_an_offset_postgresql_cannot_hold(logged_in):
     assert logged_in.get("/feed/newer/", {"since": "2026-01-01T00:00:00-23:59"}).json() == {"newer": False}
+
+
+def test_the_compose_page_takes_reply_to_as_an_integer_id_only(logged_in):
+    parent = tweet(text="the parent")
+
+    response = logged_in.post("/compose/", {"text": "a reply", "reply_to": f"{parent.pk}.5"})
+
+    assert response.status_code == 400
+    assert Tweet.objects.count() == 1
