@@ -41,6 +41,10 @@ if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_CHARS or len(set(SECRET_KEY))
         '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Kubernetes: the kubelet's probes send Host: <pod IP>:<port> (deploy/k8s
+# sets POD_IP from the pod's status). Only the probes address a pod so.
+if env.str("POD_IP", default=""):
+    ALLOWED_HOSTS.append(env.str("POD_IP"))
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

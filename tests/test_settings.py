@@ -189,3 +189,14 @@ def test_openapi_schema_declares_the_request_constraints(openapi):
     assert (served["position"]["minimum"], served["position"]["maximum"]) == (0, 10_000)
     username = openapi["paths"]["/api/users/{username}/"]["get"]["parameters"][0]
     assert username["schema"]["pattern"] == r"^[\w.@+-]{1,150}$"
+
+
+def test_the_orchestrators_probes_reach_a_pod_by_its_ip_over_plain_http():
+    code = f"""{SETUP}
+from django.test import Client
+print(Client().get("/healthz", headers={{"host": "10.1.2.3:8000"}}).status_code)
+"""
+    result = run_python(code, **PRODUCTION_ENV, POD_IP="10.1.2.3")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "200"
