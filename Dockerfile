@@ -31,7 +31,7 @@ RUN pip install --no-compile -r requirements.txt
 FROM deps-web AS static
 COPY . .
 # collectstatic needs settings, not secrets: a throwaway key, at build only.
-RUN DEBUG=0 SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput --verbosity 0
+RUN DEBUG=0 SECRET_KEY=collectstatic-build-only-never-used-to-sign-anything-0123456789 python manage.py collectstatic --noinput --verbosity 0
 
 # --- Runtime images ----------------------------------------------------------
 FROM base AS runtime

@@ -13,18 +13,19 @@ BENCH_DB := ranked_feed_bench
 BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
 
 LINT_VENV := .venv-lint
+FUZZ_VENV := .venv-fuzz
 
-.PHONY: run test test-fast lint lint-code bench-db bench-ranking evaluate-rankers
+.PHONY: run test test-fast fuzz-api lint lint-code bench-db bench-ranking evaluate-rankers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+$(VENV)/.runtime: requirements.txt requirements-web.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-web.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
@@ -45,6 +46,17 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	bin/ensure-services
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet -r requirements-fuzz.txt
+	touch $@
+
+## fuzz-api: schemathesis (pinned, in its own virtualenv) against gunicorn with DEBUG off on
+## PostgreSQL and Redis, a fresh database and one user's token; fails on any 5xx or any
+## response the schema does not describe (bin/fuzz-api; about 2-3 minutes)
+fuzz-api: $(VENV)/.dev $(FUZZ_VENV)/.installed
+	bin/fuzz-api
 
 $(LINT_VENV)/.installed: requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 from kombu import Queue
@@ -23,12 +24,27 @@ env = environ.Env()
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105  # nosec B105
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
+# Django's own bar (`check --deploy`, security.W009): a shorter key, or one
+# of few distinct characters, can be guessed, and with it every session and
+# signed feed cursor forged. An empty key would start, then fail every page.
+SECRET_KEY_MIN_CHARS = 50
+SECRET_KEY_MIN_UNIQUE_CHARS = 5
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
         "Refusing to start with DEBUG off and the development SECRET_KEY: "
         "set SECRET_KEY (production) or DEBUG=1 (development)."
     )
+if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_CHARS or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARS):
+    raise ImproperlyConfigured(
+        f"Refusing to start with DEBUG off and a weak SECRET_KEY: it needs at least {SECRET_KEY_MIN_CHARS} "
+        f"characters, {SECRET_KEY_MIN_UNIQUE_CHARS} of them different "
+        '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Kubernetes: the kubelet's probes send Host: <pod IP>:<port> (deploy/k8s
+# sets POD_IP from the pod's status). Only the probes address a pod so.
+if env.str("POD_IP", default=""):
+    ALLOWED_HOSTS.append(env.str("POD_IP"))
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -45,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "users",
     "feed",
     "ranking",
@@ -57,6 +74,8 @@ MIDDLEWARE = [
     # The request id is set before anything can log.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.errors.request_size_limit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,10 +207,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "config.api.CreatedAtCursorPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["config.api.WriteRateThrottle"],
     # How many proxies in front of the web process append to X-Forwarded-For
     # (the Kubernetes ingress is one). 0: the client is REMOTE_ADDR and the
@@ -206,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed sidecar package: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # <username:...> paths (config/converters.py, the same pattern).
+    "PATH_CONVERTER_OVERRIDES": {"username": {"type": "string", "pattern": r"^[\w.@+-]{1,150}$"}},
 }
 
 # --- Product ----------------------------------------------------------------
@@ -331,6 +357,41 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    # HTTPS only: plain HTTP is redirected, and browsers are told (HSTS) to
+    # never try it again. Both can be turned off for a plain-HTTP machine
+    # (compose on localhost: see .env.example).
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# The orchestrator's probes and Prometheus reach the pod directly, over
+# plain HTTP: a redirect to https would fail them. Patterns match the path
+# without its leading slash.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Behind a TLS-terminating proxy the request reaches us as plain HTTP; the
+# proxy says what the client used in this header (e.g. X-Forwarded-Proto).
+# Set it only when such a proxy is always in front: a client could send it.
+SECURE_PROXY_SSL_HEADER_NAME = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if SECURE_PROXY_SSL_HEADER_NAME:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + SECURE_PROXY_SSL_HEADER_NAME.upper().replace("-", "_"), "https")
+
+# Content-Security-Policy (django-csp): only our own scripts, styles, images
+# and connections, no inline script or style anywhere, no framing. A page
+# that needs an exception must move its script or style into a static file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Operations -------------------------------------------------------------
 

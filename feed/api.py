@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import ratelimit
-from config.api import OldestFirstPagination
+from config.api import BIGINT_MAX, IntegerPrimaryKeyRelatedField, OldestFirstPagination
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Report, Tweet
 from users.api import UserSummarySerializer
@@ -48,7 +48,7 @@ class OriginalTweetSerializer(serializers.ModelSerializer):
 
 
 class TweetSerializer(OriginalTweetSerializer):
-    retweet_of = OriginalTweetSerializer(read_only=True)
+    retweet_of = OriginalTweetSerializer(read_only=True, allow_null=True, help_text="the original, for a retweet")
 
     class Meta(OriginalTweetSerializer.Meta):
         fields = [*OriginalTweetSerializer.Meta.fields, "retweet_of"]
@@ -99,12 +99,19 @@ class FeedSerializer(serializers.Serializer):
 
 
 class TweetCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=settings.TWEET_MAX_CHARS)
-    reply_to = serializers.PrimaryKeyRelatedField(queryset=Tweet.objects.visible(), required=False, allow_null=True)
+    text = serializers.CharField(
+        min_length=1,
+        max_length=settings.TWEET_MAX_CHARS,
+        help_text="at least one visible character; no control character but the line break",
+    )
+    reply_to = IntegerPrimaryKeyRelatedField(queryset=Tweet.objects.visible(), required=False, allow_null=True)
 
 
 class ViewerFeedRequestField(serializers.PrimaryKeyRelatedField):
-    """A feed request id, accepted only if it is the requesting user's own."""
+    """A feed request id (a UUID), accepted only if it is the requesting user's own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(pk_field=serializers.UUIDField(), **kwargs)
 
     def get_queryset(self):
         return FeedRequest.objects.filter(user=self.context["request"].user)
@@ -128,7 +135,7 @@ class EventSerializer(serializers.Serializer):
         help_text="the client's own id for the event (a UUID it made): an event resent with an id already stored "
         "is counted in `duplicates` and not stored again, so a batch may be retried safely",
     )
-    tweet = serializers.IntegerField(min_value=1)
+    tweet = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
     kind = serializers.ChoiceField(
         choices=Engagement.CLIENT_KINDS,
         error_messages={
@@ -258,7 +265,7 @@ class LikeView(APIView):
         liked = services.like_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
         return tweet_response(request, liked, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=TweetSerializer)
+    @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
 
@@ -276,7 +283,7 @@ class RetweetView(APIView):
         except Http404:  # a concurrent undo removed it already: the original, as it is now
             return tweet_response(request, retweet.retweet_of, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=TweetSerializer)
+    @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         """Undo the retweet; answers with the original."""
         return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id)))

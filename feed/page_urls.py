@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+import config.converters  # noqa: F401  (registers <username:...>)
 from feed import views
 
 urlpatterns = [
@@ -8,6 +9,6 @@ urlpatterns = [
     path("feed/newer/", views.feed_newer, name="feed-newer"),
     path("compose/", views.compose, name="compose"),
     path("t/<int:tweet_id>/", views.tweet_detail, name="tweet"),
-    path("u/<str:username>/", views.profile, name="profile"),
+    path("u/<username:username>/", views.profile, name="profile"),
     re_path(r"^hashtag/(?P<tag>\w+)/$", views.hashtag, name="hashtag"),
 ]

@@ -1,13 +1,11 @@
 """Reads on tweets. Every list is one query whatever it holds: authors,
 originals and the viewer's state come with the tweets."""
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -16,13 +14,24 @@ from django.db.models.functions import Coalesce
 from feed.models import Hide, Like, Report, Tweet
 from users.models import Follow, User
 
+# Where a scroll may reach: further than anyone reads, and far inside the
+# served items' position column (a PostgreSQL integer, below 2**31).
+CURSOR_POSITION_MAX = 1_000_000
+CURSOR_LIST_VERSION_MAX_CHARS = 100
+CURSOR_SALT = "feed.cursor"
+BIGINT_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class FeedCursor:
     """Where a feed page ends: the feed request the pages belong to, the
     position the next page starts at and, for the latest timeline, the keyset
     (created_at, id) of the last tweet shown; for a ranked feed, the version
-    of the stored list the scroll reads."""
+    of the stored list the scroll reads.
+
+    Signed (django.core.signing, with SECRET_KEY): a client cannot make one
+    up, so a position or time the server never wrote never reaches a query.
+    Decoding still checks every field's type and bounds."""
 
     feed_request_id: uuid.UUID
     position: int
@@ -33,27 +42,42 @@ class FeedCursor:
     def encode(self) -> str:
         created_at = self.created_at.isoformat() if self.created_at else None
         payload = [str(self.feed_request_id), self.position, created_at, self.tweet_id, self.list_version]
-        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
 
     @classmethod
     def decode(cls, token: str) -> "FeedCursor":
+        """The cursor `token` names; ValidationError ("Invalid cursor.") for
+        anything this server did not sign or whose fields are out of bounds."""
         try:
-            fields = json.loads(base64.urlsafe_b64decode(token))
-            if len(fields) == 4:  # made before list versions
-                fields = [*fields, None]
-            feed_request_id, position, created_at, tweet_id, list_version = fields
+            feed_request_id, position, created_at, tweet_id, list_version = signing.loads(token, salt=CURSOR_SALT)
+            if not all(isinstance(n, int) and not isinstance(n, bool) for n in (position, tweet_id or 0)):
+                raise TypeError("position and tweet id are integers")
             cursor = cls(
                 uuid.UUID(feed_request_id),
-                int(position),
-                datetime.fromisoformat(created_at) if created_at is not None else None,
-                int(tweet_id) if tweet_id is not None else None,
+                position,
+                _utc(created_at) if created_at is not None else None,
+                tweet_id,
                 str(list_version) if list_version is not None else None,
             )
-        except (binascii.Error, ValueError, TypeError, AttributeError) as exc:
+        except (signing.BadSignature, ValueError, TypeError, AttributeError, OverflowError) as exc:
             raise ValidationError({"cursor": "Invalid cursor."}) from exc
-        if cursor.position < 0 or (cursor.created_at and cursor.created_at.tzinfo is None):
+        if not (
+            0 <= cursor.position <= CURSOR_POSITION_MAX
+            and (cursor.tweet_id is None or 1 <= cursor.tweet_id <= BIGINT_MAX)
+            and len(cursor.list_version or "") <= CURSOR_LIST_VERSION_MAX_CHARS
+        ):
             raise ValidationError({"cursor": "Invalid cursor."})
         return cursor
+
+
+def _utc(text: str) -> datetime:
+    """An ISO 8601 time in UTC, as the server writes them (the stored times
+    are UTC). Any other offset is refused: PostgreSQL would refuse one past
+    15:59 in the query."""
+    when = datetime.fromisoformat(text)
+    if when.utcoffset() != timedelta(0):
+        raise ValueError("a cursor's time is in UTC")
+    return when.astimezone(UTC)
 
 
 # The id actions land on, for the tweet of the outer query: its original's.

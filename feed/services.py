@@ -6,6 +6,7 @@ Every function takes an optional `at`: the simulator replays days in
 simulated time through these same functions.
 """
 
+import unicodedata
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -62,13 +63,37 @@ class LoggedBatch:
     duplicates: int
 
 
+# Characters that show nothing: separators (spaces of every width), control
+# and format characters (zero-width space and joiners, word joiner, byte
+# order mark, bidirectional marks...). A tweet of only these looks empty.
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+# Letters and symbols that draw nothing either, the usual blank-name tricks:
+# the Hangul fillers, the blank braille pattern, the variation selectors.
+INVISIBLE_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800" + "".join(map(chr, range(0xFE00, 0xFE10))))
+
+
+def _invisible(char: str) -> bool:
+    return unicodedata.category(char) in INVISIBLE_CATEGORIES or char in INVISIBLE_CHARACTERS
+
+
 def clean_tweet_text(text: str) -> str:
-    """The text as stored: stripped, 1..TWEET_MAX_CHARS characters, no NUL."""
-    text = text.strip()
+    """The text as stored: line breaks as "\n", stripped, 1..TWEET_MAX_CHARS
+    characters, at least one of them visible, and no control character but
+    the line break (a terminal would act on them), no unpaired surrogate
+    (PostgreSQL cannot store one). ValidationError on `text` otherwise."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ValidationError({"text": "A tweet needs some text."})
-    if "\x00" in text:
-        raise ValidationError({"text": "Null characters are not allowed."})
+    for char in text:
+        category = unicodedata.category(char)
+        if (category == "Cc" and char != "\n") or category == "Cs":
+            raise ValidationError(
+                {"text": f"A tweet cannot hold the control character U+{ord(char):04X}; only line breaks are allowed."}
+            )
+    if all(_invisible(char) for char in text):
+        raise ValidationError(
+            {"text": "A tweet needs some visible text: spaces and invisible characters alone are not."}
+        )
     if len(text) > settings.TWEET_MAX_CHARS:
         raise ValidationError({"text": f"A tweet has at most {settings.TWEET_MAX_CHARS} characters."})
     return text

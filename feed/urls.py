@@ -1,5 +1,6 @@
 from django.urls import path
 
+import config.converters  # noqa: F401  (registers <username:...>)
 from feed import api
 
 urlpatterns = [
@@ -10,7 +11,7 @@ urlpatterns = [
     path("tweets/<int:tweet_id>/replies/", api.RepliesView.as_view(), name="api-replies"),
     path("tweets/<int:tweet_id>/hide/", api.HideView.as_view(), name="api-hide"),
     path("tweets/<int:tweet_id>/report/", api.ReportView.as_view(), name="api-report"),
-    path("users/<str:username>/tweets/", api.UserTweetsView.as_view(), name="api-user-tweets"),
+    path("users/<username:username>/tweets/", api.UserTweetsView.as_view(), name="api-user-tweets"),
     path("feed/", api.FeedView.as_view(), name="api-feed"),
     path("engagements/", api.EngagementsView.as_view(), name="api-engagements"),
 ]

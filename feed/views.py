@@ -2,6 +2,8 @@
 conversation, a profile with its tweets, a hashtag. Thin: they call the services and selectors the API
 calls; actions on a card (like, retweet, hide, report) go to the API itself."""
 
+from datetime import UTC
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
@@ -56,9 +58,11 @@ def feed_newer(request):
     """Whether there is something newer than `?since=` (ISO 8601) to show."""
     try:
         since = parse_datetime(request.GET.get("since", ""))
-    except ValueError:
+        # In UTC: PostgreSQL takes offsets only up to 15:59.
+        since = since.astimezone(UTC) if since is not None and timezone.is_aware(since) else None
+    except (ValueError, OverflowError):
         since = None
-    if since is None or timezone.is_naive(since):
+    if since is None:
         raise BadRequest("since: an ISO 8601 time with its offset.")
     return JsonResponse({"newer": selectors.timeline_has_newer(viewer=request.user, since=since)})
 

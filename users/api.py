@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import error_response
 from users import selectors, services
 from users.auth import signup_check
 from users.models import User
@@ -36,8 +37,12 @@ class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     display_name = serializers.CharField(max_length=50, required=False, default="")
-    id = serializers.IntegerField(read_only=True)
-    token = serializers.CharField(read_only=True)
+
+
+class RegisteredSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    token = serializers.CharField(help_text="the API token: send it as `Authorization: Token <token>`")
 
 
 class TokenSerializer(serializers.Serializer):
@@ -47,7 +52,7 @@ class TokenSerializer(serializers.Serializer):
 class RegisterView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -83,7 +88,10 @@ class UserDetailView(APIView):
 class FollowView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={201: UserProfileSerializer})
+    @extend_schema(
+        request=None,
+        responses={201: UserProfileSerializer, 400: error_response("You cannot follow yourself.")},
+    )
     def post(self, request, username):
         followee = get_object_or_404(User, username=username, is_active=True)
         services.follow_create(follower=request.user, followee=followee)

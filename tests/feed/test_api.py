@@ -5,12 +5,13 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.core import signing
 from django.utils import timezone
 
 from config import api as config_api
 from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from feed.selectors import FeedCursor
+from feed.selectors import CURSOR_POSITION_MAX, CURSOR_SALT, FeedCursor
 from tests.factories import UserFactory, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
@@ -417,23 +418,38 @@ def test_feed_invalid_mode_is_400(viewer):
 
 
 def encoded(payload) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    """Signed as the server signs its cursors: the fields are still checked."""
+    return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
 
 
 WHEN = "2025-01-01T00:00:00+00:00"
 BAD_CURSORS = {
     "not base64": lambda own, others: "not-a-cursor!",
     "not json": lambda own, others: base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    "unsigned": lambda own, others: base64.urlsafe_b64encode(
+        json.dumps([str(own), 20, WHEN, 1, None]).encode()
+    ).decode(),
+    "signed with another key": lambda own, others: signing.dumps(
+        [str(own), 20, WHEN, 1, None], key="another-secret-key-" * 3, salt=CURSOR_SALT
+    ),
+    "position of 2**31": lambda own, others: encoded([str(own), 2**31, WHEN, 1, None]),
+    "position past the bound": lambda own, others: encoded([str(own), CURSOR_POSITION_MAX + 1, WHEN, 1, None]),
+    "position a float": lambda own, others: encoded([str(own), 20.5, WHEN, 1, None]),
+    "time offset -23:59": lambda own, others: encoded([str(own), 20, "2025-01-01T00:00:00-23:59", 1, None]),
+    "time at the year 1, offset +23:59": lambda own, others: encoded(
+        [str(own), 20, "0001-01-01T00:00:00+23:59", 1, None]
+    ),
+    "tweet id past bigint": lambda own, others: encoded([str(own), 20, WHEN, 2**63, None]),
     "json object": lambda own, others: encoded({"a": 1}),
     "too short": lambda own, others: encoded([1, 2, 3]),
     "a number": lambda own, others: encoded(7),
-    "feed request not a uuid": lambda own, others: encoded(["not-a-uuid", 0, WHEN, 1]),
-    "feed request a number": lambda own, others: encoded([5, 0, WHEN, 1]),
-    "tweet id a list": lambda own, others: encoded([str(own), 0, WHEN, [1]]),
-    "naive time": lambda own, others: encoded([str(own), 0, "2025-01-01T00:00:00", 1]),
-    "negative position": lambda own, others: encoded([str(own), -20, WHEN, 1]),
-    "unknown feed request": lambda own, others: encoded([str(uuid.UUID(int=1)), 20, WHEN, 1]),
-    "another user's feed request": lambda own, others: encoded([str(others), 20, WHEN, 1]),
+    "feed request not a uuid": lambda own, others: encoded(["not-a-uuid", 0, WHEN, 1, None]),
+    "feed request a number": lambda own, others: encoded([5, 0, WHEN, 1, None]),
+    "tweet id a list": lambda own, others: encoded([str(own), 0, WHEN, [1], None]),
+    "naive time": lambda own, others: encoded([str(own), 0, "2025-01-01T00:00:00", 1, None]),
+    "negative position": lambda own, others: encoded([str(own), -20, WHEN, 1, None]),
+    "unknown feed request": lambda own, others: encoded([str(uuid.UUID(int=1)), 20, WHEN, 1, None]),
+    "another user's feed request": lambda own, others: encoded([str(others), 20, WHEN, 1, None]),
 }
 
 
@@ -452,7 +468,7 @@ def test_feed_invalid_cursor_is_400(viewer, make_cursor):
 def test_feed_cursor_of_own_feed_request_is_accepted(viewer):
     own = services.feed_request_create(user=viewer.user, mode="latest").pk
 
-    response = viewer.get("/api/feed/", {"mode": "latest", "cursor": encoded([str(own), 20, WHEN, 1])})
+    response = viewer.get("/api/feed/", {"mode": "latest", "cursor": encoded([str(own), 20, WHEN, 1, None])})
 
     assert response.status_code == 200
     assert response.json()["feed_request"] == str(own)
@@ -874,3 +890,78 @@ def test_impressions_sent_after_the_likes_they_led_to_still_label_them(api_for):
     # The likes were stored before their impressions arrived.
     first_like = Engagement.objects.filter(kind="like").order_by("received_at").first()
     assert first_like.received_at < Engagement.objects.filter(kind="impression").earliest("received_at").received_at
+
+
+# --- Issue 12: ids are integers, tweet text is visible -------------------------
+
+
+@pytest.mark.parametrize("reply_to", [1.5, "1.5", True, "1e0", [1], {"id": 1}, " 1"])
+def test_reply_to_must_be_an_integer_id(viewer, reply_to):
+    parent = tweet(text="the parent")
+    assert parent.pk == Tweet.objects.get().pk
+    reply_to = reply_to if not isinstance(reply_to, float) else parent.pk + 0.5
+
+    response = viewer.post("/api/tweets/", {"text": "a reply", "reply_to": reply_to}, format="json")
+
+    assert response.status_code == 400
+    assert "reply_to" in response.json()
+    assert Tweet.objects.count() == 1
+
+
+def test_reply_to_as_an_integer_or_digits_is_taken(viewer):
+    parent = tweet(text="the parent")
+
+    as_int = viewer.post("/api/tweets/", {"text": "one", "reply_to": parent.pk}, format="json")
+    as_digits = viewer.post("/api/tweets/", {"text": "two", "reply_to": str(parent.pk)}, format="json")
+
+    assert (as_int.status_code, as_digits.status_code) == (201, 201)
+    assert as_int.json()["reply_to"] == as_digits.json()["reply_to"] == parent.pk
+
+
+INVISIBLE_TEXTS = {
+    "zero-width space": "\u200b",
+    "word joiner and BOM": "\u2060\ufeff\u2060",
+    "no-break and ideographic spaces": "\u00a0\u3000 \u200b",
+    "bidi marks": "\u200e\u200f\u202a\u202c",
+    "line and paragraph separators": "\u2028\u2029",
+    "Hangul filler and blank braille": "\u3164\u2800\u3164",
+    "variation selectors": "\ufe0f\ufe0e",
+}
+CONTROL_TEXTS = {
+    "escape sequence": "hello \x1b[2J world",
+    "bell": "ding\x07",
+    "backspace": "abc\x08\x08\x08xyz",
+    "tab": "a\tb",
+    "DEL": "a\x7fb",
+    "C1 control": "a\x85b",
+    "NUL": "a\x00b",
+}
+
+
+@pytest.mark.parametrize("text", INVISIBLE_TEXTS.values(), ids=INVISIBLE_TEXTS.keys())
+def test_a_tweet_without_visible_characters_is_refused(viewer, text):
+    response = viewer.post("/api/tweets/", {"text": text}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["text"] in (
+        ["A tweet needs some visible text: spaces and invisible characters alone are not."],
+        ["This field may not be blank."],  # what DRF strips to nothing
+    )
+    assert not Tweet.objects.exists()
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS.values(), ids=CONTROL_TEXTS.keys())
+def test_a_tweet_with_control_characters_is_refused(viewer, text):
+    response = viewer.post("/api/tweets/", {"text": text}, format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["text"]
+    assert "control character" in message or "Null characters are not allowed." in message
+    assert not Tweet.objects.exists()
+
+
+def test_a_tweet_keeps_its_line_breaks_and_inner_invisible_characters(viewer):
+    response = viewer.post("/api/tweets/", {"text": "first line\r\nsecond\u200bline\n\u2764\ufe0f"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["text"] == "first line\nsecond\u200bline\n\u2764\ufe0f"

@@ -1,8 +1,11 @@
+import base64
+import json
 import re
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core import signing
 from django.db import connection
 from django.template import Context, Template
 from django.template.loader import render_to_string
@@ -12,6 +15,7 @@ from django.utils import timezone
 
 from feed import services
 from feed.models import Engagement, FeedRequest, Tweet
+from feed.selectors import CURSOR_SALT
 from feed.templatetags.tweets import age, linkify
 from ranking.store import RankedFeed, RankedItem, ranked_feed_store
 from tests.factories import UserFactory, follow, tweet
@@ -226,7 +230,13 @@ def test_posting_never_redirects_off_site(logged_in):
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"text": "   "}, {"text": "x" * (settings.TWEET_MAX_CHARS + 1)}, {"text": "hi", "reply_to": 999_999}],
+    [
+        {},
+        {"text": "   "},
+        {"text": "x" * (settings.TWEET_MAX_CHARS + 1)},
+        {"text": "hi", "reply_to": 999_999},
+        {"text": "hi", "reply_to": str(2**64)},
+    ],
 )
 def test_bad_posts_come_back_with_errors_and_write_nothing(logged_in, data):
     response = logged_in.post("/compose/", data)
@@ -444,3 +454,61 @@ def test_a_ranked_feed_read_to_its_end_says_all_caught_up(logged_in, followee):
     assert "the only one" in page
     assert "all caught up" in page and 'href="/following/"' in page
     assert "Follow a few" not in page and "Nothing new" not in page
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u200b\u2060\ufeff", "\u00a0\u3000", "clear \x1b[2J screen", "tab\tstop"],
+    ids=["zero-width", "spaces", "escape", "tab"],
+)
+def test_the_compose_page_refuses_invisible_text_and_control_characters(logged_in, text):
+    response = logged_in.post("/compose/", {"text": text})
+
+    assert response.status_code == 400
+    assert "A tweet needs some" in body(response) or "control character" in body(response)
+    assert not Tweet.objects.exists()
+
+
+def test_the_compose_page_keeps_line_breaks(logged_in):
+    logged_in.post("/compose/", {"text": "one\r\ntwo"})
+
+    assert Tweet.objects.get().text == "one\ntwo"
+
+
+def signed_cursor(payload) -> str:
+    return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
+
+
+@pytest.mark.parametrize("url", ["/", "/following/"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        lambda own: signed_cursor([str(own), 2**31, "2025-01-01T00:00:00+00:00", 1, None]),
+        lambda own: signed_cursor([str(own), 20, "2025-01-01T00:00:00-23:59", 1, None]),
+        lambda own: base64.urlsafe_b64encode(
+            json.dumps([str(own), 20, "2025-01-01T00:00:00+00:00", 1]).encode()
+        ).decode(),
+    ],
+    ids=["position 2**31", "offset -23:59", "unsigned"],
+)
+def test_a_cursor_out_of_bounds_or_unsigned_is_a_400_page(logged_in, url, cursor):
+    own = services.feed_request_create(user=logged_in.user, mode="latest").pk
+
+    response = logged_in.get(url, {"cursor": cursor(own)})
+
+    assert response.status_code == 400
+    assert "did not make sense" in body(response)
+    assert FeedRequest.objects.count() == 1
+
+
+def test_newer_takes_an_offset_postgresql_cannot_hold(logged_in):
+    assert logged_in.get("/feed/newer/", {"since": "2026-01-01T00:00:00-23:59"}).json() == {"newer": False}
+
+
+def test_the_compose_page_takes_reply_to_as_an_integer_id_only(logged_in):
+    parent = tweet(text="the parent")
+
+    response = logged_in.post("/compose/", {"text": "a reply", "reply_to": f"{parent.pk}.5"})
+
+    assert response.status_code == 400
+    assert Tweet.objects.count() == 1

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from ranking.models import ModelVersion
 from simulator.models import World
 from simulator.simulation import simulate
+from users.models import User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -24,7 +25,8 @@ def test_simulate_prints_the_metric_of_the_days_it_simulated(capsys):
         call_command("simulate", "--users", "3")
 
 
-def test_seed_demo_seeds_once_and_trains_a_ranker(capsys):
+def test_seed_demo_seeds_once_and_trains_a_ranker(capsys, settings):
+    settings.DEBUG = True  # development: the published demo login
     call_command("seed_demo", "--users", "80", "--days", "3")
     first = capsys.readouterr().out
     call_command("seed_demo", "--users", "80", "--days", "3")
@@ -55,3 +57,40 @@ def test_evaluate_rankers_refuses_a_database_with_a_world():
 
     with pytest.raises(CommandError, match="empty one"):
         call_command("evaluate_rankers", "--users", "20")
+
+
+def test_seed_demo_outside_development_makes_a_password_and_prints_it_once(capsys, settings, monkeypatch):
+    settings.DEBUG = False
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    call_command("seed_demo", "--users", "30", "--days", "1")
+    first = capsys.readouterr().out
+    call_command("seed_demo", "--users", "30", "--days", "1")
+    second = capsys.readouterr().out
+
+    demo = User.objects.get(username="demo")
+    assert not demo.check_password("demo-password")
+    [password] = [line.split(" / ")[1].split()[0] for line in first.splitlines() if line.startswith("Demo login")]
+    assert len(password) >= 20 and demo.check_password(password)
+    assert password not in second and "demo-password" not in second
+
+
+def test_seed_demo_outside_development_takes_the_password_it_is_given(capsys, settings, monkeypatch):
+    settings.DEBUG = False
+    monkeypatch.setenv("DEMO_PASSWORD", "from-the-environment-7")
+    call_command("seed_demo", "--users", "30", "--days", "1")
+
+    assert User.objects.get(username="demo").check_password("from-the-environment-7")
+    assert "from-the-environment-7" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how", ["--password", "DEMO_PASSWORD"])
+def test_seed_demo_refuses_the_published_password_outside_development(settings, monkeypatch, how):
+    settings.DEBUG = False
+    args = ["--password", "demo-password"] if how == "--password" else []
+    if how == "DEMO_PASSWORD":
+        monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
+
+    with pytest.raises(CommandError, match="Refusing the published password"):
+        call_command("seed_demo", "--users", "30", "--days", "1", *args)
+    assert not World.objects.exists()
+    assert not User.objects.exists()
