@@ -143,9 +143,13 @@ def test_openapi_schema_says_what_the_api_answers(openapi):
 
     assert schemas["Tweet"]["properties"]["retweet_of"]["nullable"] is True
     accepted = paths["/api/engagements/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
-    assert schemas[accepted["$ref"].rsplit("/", 1)[1]]["properties"] == {
-        "accepted": {"type": "integer", "description": "how many events were stored"}
+    logged = schemas[accepted["$ref"].rsplit("/", 1)[1]]
+    assert {name: field["type"] for name, field in logged["properties"].items()} == {
+        "accepted": "integer",
+        "stored": "integer",
+        "duplicates": "integer",
     }
+    assert set(logged["required"]) == {"accepted", "stored", "duplicates"}
     for action in ("like", "retweet"):
         undo = paths[f"/api/tweets/{{tweet_id}}/{action}/"]["delete"]["responses"]
         assert "204" not in undo

@@ -27,8 +27,10 @@ def built(api_for, active_model):
     follow(client.user, *authors)
     for n in range(6):
         tweet(authors[n % 2], f"tweet {n} about rivers")
-    now = timezone.now()
-    feed = feed_build(user_id=client.user.pk, at=now.replace(microsecond=now.microsecond // 1000 * 1000 + 321))
+    # A millisecond on, so the build's whole-millisecond as-of time is after
+    # the last tweet even when it was posted in the current millisecond.
+    later = timezone.now() + timedelta(milliseconds=1)
+    feed = feed_build(user_id=client.user.pk, at=later.replace(microsecond=later.microsecond // 1000 * 1000 + 321))
     return client, feed
 
 
