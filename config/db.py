@@ -1,38 +1,48 @@
-"""Database plumbing shared by the apps: an insert that a concurrent duplicate
+"""Database plumbing shared by the apps: inserts that a concurrent duplicate
 cannot turn into an error."""
 
 from django.db import connection
 from django.db.models import Model
 
 
-def insert_once(model: type[Model], **values) -> Model | None:
-    """Insert one row unless one with the same unique values exists: `INSERT
-    ... ON CONFLICT DO NOTHING` (PostgreSQL, and SQLite for the embedded
-    default). Returns the new row, or None when it existed already.
-
-    For state that a toggle creates (a like, a follow): `get_or_create` reads,
-    then inserts, then on a unique violation reads again, and that second
-    read finds nothing when an undo deleted the row in between, which raised
-    IntegrityError (a 500) under rapid toggling. Here PostgreSQL itself waits
-    for a concurrent insert of the same row to commit or roll back and then
-    inserts or skips, so exactly one caller inserts and may count it. Other
-    violations (a foreign or check constraint) still raise."""
-    obj = model(**values)
-    meta = model._meta
+def insert_new(objs: list[Model]) -> list:
+    """Insert the rows (all of one model) in one statement, skipping each one
+    a unique constraint says exists already, also when a concurrent request
+    inserted it a moment ago: `INSERT ... ON CONFLICT DO NOTHING` (PostgreSQL,
+    and SQLite for the embedded default). Returns the primary keys of the rows
+    written. Django's bulk_create(ignore_conflicts=True) cannot say which.
+    PostgreSQL itself waits for a concurrent insert of the same row to commit
+    or roll back and then inserts or skips, so exactly one caller writes it.
+    Other violations (a foreign or check constraint) still raise."""
+    if not objs:
+        return []
+    meta = type(objs[0])._meta
     fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
     quote = connection.ops.quote_name
     # Identifiers come from the model's own metadata; every value is a parameter.
     columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"  # noqa: S608  # nosec B608
+    rows = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(objs))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows} ON CONFLICT DO NOTHING"  # noqa: S608  # nosec B608
     sql += f" RETURNING {quote(meta.pk.column)}"
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+        return [row[0] for row in cursor.fetchall()]
+
+
+def insert_once(model: type[Model], **values) -> Model | None:
+    """Insert one row unless one with the same unique values exists (see
+    insert_new). Returns the new row, or None when it existed already.
+
+    For state that a toggle creates (a like, a follow): `get_or_create` reads,
+    then inserts, then on a unique violation reads again, and that second
+    read finds nothing when an undo deleted the row in between, which raised
+    IntegrityError (a 500) under rapid toggling."""
+    obj = model(**values)
+    inserted = insert_new([obj])
+    if not inserted:
         return None
-    obj.pk = row[0]
+    obj.pk = inserted[0]
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config import telemetry
-from config.db import insert_once
+from config.db import insert_new, insert_once
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
@@ -361,7 +361,7 @@ def engagements_log(
         )
         for event, happened in zip(events, times, strict=True)
     ]
-    stored = _insert_new(rows)
+    stored = len(insert_new(rows))
     return LoggedBatch(stored=stored, duplicates=len(rows) - stored)
 
 
@@ -452,27 +452,6 @@ def _dwell_within_time(*, user: User, events: list[ClientEvent], now: datetime) 
             )
     if errors:
         raise ValidationError({"events": errors})
-
-
-def _insert_new(rows: list[Engagement]) -> int:
-    """Insert the rows in one statement, skipping each one a unique constraint
-    says is stored already (a resent client id, an impression repeated),
-    also when a concurrent request stored it a moment ago; returns how many
-    were written. Django's bulk_create(ignore_conflicts=True) cannot say."""
-    if not rows:
-        return 0
-    meta = Engagement._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
-    # Only the model's own table and column names are formatted in; values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values} ON CONFLICT DO NOTHING"  # noqa: S608  # nosec B608
-    sql += f" RETURNING {quote(meta.pk.column)}"
-    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in rows for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return len(cursor.fetchall())
 
 
 # What a person does to a tweet after seeing it.
