@@ -196,7 +196,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 if CELERY_BROKER_URL == "filesystem://":
     BROKER_FOLDER = VAR_DIR / "broker"
     BROKER_FOLDER.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(BROKER_FOLDER), "data_folder_out": str(BROKER_FOLDER)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_FOLDER),
+        "data_folder_out": str(BROKER_FOLDER),
+        # Its exchange table too: kombu's default is `control/` in the working directory.
+        "control_folder": str(BROKER_FOLDER / "control"),
+    }
 CELERY_TASK_PUBLISH_RETRY = False
 
 # --- API --------------------------------------------------------------------
