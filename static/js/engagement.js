@@ -69,6 +69,8 @@ function forget(events) {
 let sending = false;
 let failures = 0;
 let retryTimer = null;
+// Back online while a request was under way: if it fails, send again at once.
+let backOnline = false;
 
 function log(card, kind, extra = {}) {
   const event = { id: uuid(), tweet: Number(card.dataset.tweet), kind, at: new Date().toISOString(), ...extra };
@@ -127,17 +129,19 @@ async function send({ leaving = false } = {}) {
     failures = 0;
     forget(events);
   } catch (error) {
-    if (!refusedForGood(error)) {
+    if (refusedForGood(error)) {
+      const refused = await refusedEvents(error, events);
+      console.error(error, 'dropped:', refused);
+      forget(refused);
+    } else if (!backOnline) {
       console.warn('engagements will be sent again:', error);
       if (!retryTimer) retryLater(error);
       return;
     }
-    const refused = await refusedEvents(error, events);
-    console.error(error, 'dropped:', refused);
-    forget(refused);
-    again = true;
+    again = true; // the rest of a refused batch, or all of it once back online
   } finally {
     sending = false;
+    backOnline = false;
   }
   if (outbox.length >= BATCH_EVENTS || (again && outbox.length)) send();
 }
@@ -152,7 +156,8 @@ document.addEventListener('submit', flush, true);
 window.addEventListener('online', () => {
   clearTimeout(retryTimer);
   retryTimer = null;
-  send();
+  if (sending) backOnline = true;
+  else send();
 });
 
 function startDwell(card) {
