@@ -19,7 +19,6 @@ Also here, for every caller alike: who a request counts against
 import contextlib
 import hashlib
 import ipaddress
-import logging
 import math
 import re
 import time
@@ -30,8 +29,6 @@ from django.core import checks
 from django.core.cache import cache
 from rest_framework.exceptions import APIException, Throttled
 from rest_framework.throttling import BaseThrottle
-
-logger = logging.getLogger(__name__)
 
 PERIODS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The settings that hold a rate (config/settings.py, from the environment).

@@ -53,8 +53,12 @@ class ThrottledModelBackend(ModelBackend):
 def signup_check(*, request, username: str) -> None:
     """Count a sign-up attempt against the client IP (SIGNUP_IP_RATE) and the
     username asked for (SIGNUP_USERNAME_RATE); raises RateLimited past either."""
-    message = "Too many sign-ups from your network."
-    enforce("signup-ip", client_ip(request), Rate.parse(settings.SIGNUP_IP_RATE), message=message)
+    enforce(
+        "signup-ip",
+        client_ip(request),
+        Rate.parse(settings.SIGNUP_IP_RATE),
+        message="Too many sign-ups from your network.",
+    )
     enforce(
         "signup-username",
         username_ident(username),

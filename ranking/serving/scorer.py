@@ -170,9 +170,8 @@ def _load(version_id: int, name: str) -> LoadedModel | None:
 def _loadable(version_id: int, name: str, previous_id: int | None) -> LoadedModel | None:
     """The active version loaded or, when it cannot be, the latest version it
     replaced (of the features served now) that loads; None when none does."""
-    active_name, tried = name, 0
-    while tried < MAX_FALLBACK_VERSIONS:
-        tried += 1
+    active_name = name
+    for _ in range(MAX_FALLBACK_VERSIONS):
         model = _load(version_id, name)
         if model is not None:
             if name != active_name:
