@@ -126,6 +126,10 @@ class Engagement(models.Model):
     feed_request = models.ForeignKey("FeedRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     position = models.PositiveIntegerField(null=True, blank=True)
     model_version = models.CharField(max_length=64, blank=True)
+    # The experiment the user was in when it happened, and their variant in it.
+    experiment = models.ForeignKey(
+        "ranking.Experiment", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     variant = models.CharField(max_length=32, blank=True)
     # When it happened: what training attributes by and the metric counts. A
     # client's event may arrive long after (feed.services.engagements_log).
@@ -156,6 +160,12 @@ class Engagement(models.Model):
             models.Index(fields=["created_at", "kind"], name="engagement_time_kind_idx"),
             # Attribution joins an impression to what the same user did next.
             models.Index(fields=["user", "tweet", "created_at"], name="engagement_user_tweet_idx"),
+            # An experiment's readout reads its events; most events are in none.
+            models.Index(
+                fields=["experiment", "created_at"],
+                condition=Q(experiment__isnull=False),
+                name="engagement_experiment_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -177,6 +187,10 @@ class FeedRequest(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     mode = models.CharField(max_length=16, choices=Mode.choices)
     model_version = models.CharField(max_length=64, blank=True)
+    # The experiment the viewer was in, and their variant: who was exposed.
+    experiment = models.ForeignKey(
+        "ranking.Experiment", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     variant = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When the ranked list it served was built: the time its items' features
@@ -184,7 +198,14 @@ class FeedRequest(models.Model):
     built_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="feed_request_time_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="feed_request_time_idx"),
+            models.Index(
+                fields=["experiment", "created_at"],
+                condition=Q(experiment__isnull=False),
+                name="feed_request_experiment_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.mode} feed for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
@@ -204,6 +225,9 @@ class ServedItem(models.Model):
     # blank for the latest timeline, and when the row was lost with Redis.
     features = models.JSONField(null=True, blank=True)
     feature_spec = models.CharField(max_length=16, blank=True)
+    # In an interleaving experiment: the variant whose ranker picked it (its
+    # team), which its engagements are credited to.
+    team = models.CharField(max_length=32, blank=True)
 
     def __str__(self) -> str:
         return f"{self.feed_request_id} #{self.position}: {self.tweet_id}"

@@ -43,3 +43,63 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class Experiment(models.Model):
+    """An online experiment on the home feed: users split by a salted hash of
+    their id between variants, each served by its own ranker (an A/B test),
+    or everyone in it served one list interleaved from two rankers. At most
+    one runs at a time (a partial unique constraint holds the database to it).
+    Kept once started: its feed requests and events point at it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        RUNNING = "running"
+        STOPPED = "stopped"
+
+    class Design(models.TextChoices):
+        AB = "ab", "A/B test"
+        INTERLEAVE = "interleave", "Team-draft interleaving"
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    design = models.CharField(max_length=16, choices=Design.choices, default=Design.AB)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    salt = models.CharField(max_length=64, help_text="hashed with each user id: a new salt, a new split")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="experiment_one_running"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class Variant(models.Model):
+    """One arm of an experiment: the share of users it takes (percent of all
+    users; the arms may cover less than 100) and the ranker that orders their
+    feed: "latest" (the chronological feed), "active" (whatever model version
+    is active when their feed is built), or a model version by name. In an
+    interleaving experiment the two variants are the two rankers, in order:
+    the second is the challenger."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    name = models.SlugField(max_length=32)
+    ranker = models.CharField(max_length=64)
+    weight = models.PositiveSmallIntegerField(help_text="percent of users")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["experiment", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="variant_name_once"),
+            models.CheckConstraint(condition=Q(weight__gte=1, weight__lte=100), name="variant_weight_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.ranker}:{self.weight}"
