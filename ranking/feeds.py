@@ -59,13 +59,14 @@ class Unranked:
     ranking: str
 
 
-def feed_build_request(*, user_id: int) -> bool:
+def feed_build_request(*, user_id: int, rankers: tuple[str, ...] = ("active",)) -> bool:
     """Ask a feeds worker for a new list, once per user at a time; True when
-    one is on its way. Sent at once, not on commit, so that the "building"
+    one is on its way. Not when a worker said lately that one of the
+    `rankers` it would be built with cannot rank. Sent at once, not on commit, so that the "building"
     mark stays only when the broker took the build: after a failed send the
     next read asks again. A mark whose build was lost with its worker expires
     within seconds (FEED_BUILD_MARK_TTL_S), and the next read asks again too."""
-    if ranking_unavailable():
+    if any(ranking_unavailable(ranker) for ranker in rankers):
         return False
     marked = building_mark(user_id=user_id)
     if marked is None:  # Redis is down: no list could be stored
@@ -103,20 +104,31 @@ def follows_changed(*, user_id: int) -> None:
 
 
 def ranked_page(
-    *, user_id: int, offset: int, limit: int, version: str | None = None, at: datetime | None = None
+    *,
+    user_id: int,
+    offset: int,
+    limit: int,
+    version: str | None = None,
+    at: datetime | None = None,
+    arm: str = "",
+    rankers: tuple[str, ...] = ("active",),
 ) -> RankedPage | Unranked:
     """A slice of the stored ranked list. A new load (no `version`) reads the
     current list, and asks for a rebuild when it is stale while still serving
     it; only when there is no list at all does it answer Unranked (asking
     for one: "pending", or "off" when none can be built now). A scroll in
     progress reads on from the `version` it began on (the current list once
-    that version expired)."""
+    that version expired). `arm`: what the list must have been built for (an
+    experiment's variant, ranked by `rankers`); a list built for another
+    arm counts as none, so no user is served another variant's ranking."""
     feed = ranked_feed_get(user_id=user_id, version=version) if version else None
     if feed is None:
         feed = ranked_feed_get(user_id=user_id)
+        if feed is not None and feed.arm != arm:
+            feed = None
         requested = False
         if feed is None or not ranked_feed_is_fresh(feed=feed, at=at):
-            requested = feed_build_request(user_id=user_id)
+            requested = feed_build_request(user_id=user_id, rankers=rankers)
         if feed is None:
             return Unranked("pending" if requested else "off")
     return RankedPage(

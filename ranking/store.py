@@ -29,6 +29,8 @@ class RankedItem:
     tweet_id: int
     score: float | None  # None: placed, not scored (the viewer's own new tweet)
     reasons: tuple[str, ...]
+    # In an interleaved list: the variant whose ranker picked it.
+    team: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class RankedFeed:
     items: list[RankedItem]
     version: str = ""  # this version of the list, once stored
     feature_spec: str = ""  # ranking.spec.FEATURE_SPEC_FINGERPRINT of the build
+    # What it was built for: an experiment's variant (Assignment.key), or ""
+    # for the default feed. A list built for another serves no one else.
+    arm: str = ""
     # Tweet id -> the feature row the build scored it with (little-endian
     # float32 bytes), when given to the store; items placed unscored have
     # none. A list read back does not carry them (ranked_features_get reads
@@ -62,8 +67,10 @@ def _building_key(user_id: int) -> str:
     return f"ranked-feed-building:{user_id}"
 
 
-# One for all users: which model ranks is the same for everyone.
-RANKING_UNAVAILABLE_KEY = "ranking-unavailable"
+# One per ranker, for all users: "active" (the default feed's), or a model
+# version an experiment's variant names.
+def _unavailable_key(ranker: str) -> str:
+    return f"ranking-unavailable:{ranker}"
 
 
 def _features_key(user_id: int) -> str:
@@ -81,8 +88,9 @@ def _payload(feed: RankedFeed) -> dict:
         "model_version": feed.model_version,
         "built_at": feed.built_at.isoformat(),
         "feature_spec": feed.feature_spec,
+        "arm": feed.arm,
         "items": [
-            [i.tweet_id, None if i.score is None else round(i.score, 6), list(i.reasons)]
+            [i.tweet_id, None if i.score is None else round(i.score, 6), list(i.reasons), i.team]
             for i in feed.items[: settings.RANKED_FEED_MAX_ITEMS]
         ],
     }
@@ -91,10 +99,12 @@ def _payload(feed: RankedFeed) -> dict:
 def _feed(user_id: int, payload: dict | None) -> RankedFeed | None:
     if payload is None:
         return None
-    items = [RankedItem(tweet_id, score, tuple(reasons)) for tweet_id, score, reasons in payload["items"]]
+    # Lists stored before items had a team have three fields an item.
+    items = [RankedItem(item[0], item[1], tuple(item[2]), *item[3:]) for item in payload["items"]]
     built_at = datetime.fromisoformat(payload["built_at"])
     feature_spec = payload.get("feature_spec", "")
-    return RankedFeed(user_id, payload["model_version"], built_at, items, payload["version"], feature_spec)
+    arm = payload.get("arm", "")
+    return RankedFeed(user_id, payload["model_version"], built_at, items, payload["version"], feature_spec, arm)
 
 
 def _put(feed: RankedFeed, beside: dict | None = None) -> None:
@@ -134,7 +144,7 @@ def ranked_feed_prepend(*, user_id: int, item: RankedItem) -> None:
     if feed is not None:
         items = [item, *(i for i in feed.items if i.tweet_id != item.tweet_id)]
         # Same build: its feature rows stay valid for the items it scored.
-        _put(RankedFeed(user_id, feed.model_version, feed.built_at, items, feature_spec=feed.feature_spec))
+        _put(RankedFeed(user_id, feed.model_version, feed.built_at, items, feature_spec=feed.feature_spec, arm=feed.arm))
 
 
 def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:
@@ -184,18 +194,19 @@ def building_marked(*, user_id: int) -> bool:
     return cache.get(_building_key(user_id)) is not None
 
 
-def ranking_unavailable_mark(*, reason: str) -> None:
-    """No model can rank now (none active, or none that loads): reads answer
-    the chronological feed as "off" for RANKING_UNAVAILABLE_RECHECK_S rather
-    than ask for builds that cannot rank, then ask again."""
-    cache.set(RANKING_UNAVAILABLE_KEY, reason, timeout=settings.RANKING_UNAVAILABLE_RECHECK_S)
+def ranking_unavailable_mark(*, reason: str, ranker: str = "active") -> None:
+    """`ranker` cannot rank now (no model active, or none that loads; a
+    variant's version missing): reads of the feeds it orders answer the
+    chronological feed as "off" for RANKING_UNAVAILABLE_RECHECK_S rather than
+    ask for builds that cannot rank, then ask again."""
+    cache.set(_unavailable_key(ranker), reason, timeout=settings.RANKING_UNAVAILABLE_RECHECK_S)
 
 
-def ranking_unavailable() -> str | None:
-    """Why no model can rank, when a worker said so recently; else None."""
-    return cache.get(RANKING_UNAVAILABLE_KEY)
+def ranking_unavailable(ranker: str = "active") -> str | None:
+    """Why `ranker` cannot rank, when a worker said so recently; else None."""
+    return cache.get(_unavailable_key(ranker))
 
 
 def ranking_unavailable_clear() -> None:
     """A model version was activated: the next read asks for a build."""
-    cache.delete(RANKING_UNAVAILABLE_KEY)
+    cache.delete(_unavailable_key("active"))
