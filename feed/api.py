@@ -89,10 +89,14 @@ class FeedSerializer(serializers.Serializer):
     ranking = serializers.ChoiceField(
         choices=["ranked", "pending", "off"],
         help_text='"pending": no ranked list yet, this is the latest timeline while one is built; '
-        '"off": the latest timeline, asked for or because ranking is unavailable (no model can rank, '
-        "or the broker is down)",
+        '"off": the latest timeline, asked for, or what the viewer\'s experiment variant serves, or because '
+        "ranking is unavailable (no model can rank, or the broker is down)",
     )
     model_version = serializers.CharField(allow_blank=True)
+    experiment = serializers.CharField(
+        allow_null=True, help_text="the online experiment the viewer is in, null when none; its events carry it"
+    )
+    variant = serializers.CharField(allow_null=True, help_text="the viewer's variant in `experiment`, null when none")
     caught_up = serializers.BooleanField(help_text="a ranked feed served to its end: nothing left to show")
     next = serializers.URLField(allow_null=True)
     results = FeedItemSerializer(many=True)
@@ -365,6 +369,8 @@ class FeedView(APIView):
                 "mode": page.mode,
                 "ranking": page.ranking,
                 "model_version": page.feed_request.model_version,
+                "experiment": page.experiment,
+                "variant": page.variant,
                 "caught_up": page.caught_up,
                 "next": next_url,
                 "results": FeedItemSerializer(page.items, many=True).data,

@@ -23,7 +23,7 @@ from config import telemetry
 from config.db import insert_new, insert_once
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
-from ranking.feeds import RankedPage, ranked_page, served_features, tweet_posted
+from ranking.feeds import Assignment, RankedPage, assignment_for, ranked_page, served_features, tweet_posted
 from users.models import User
 
 
@@ -99,11 +99,27 @@ def clean_tweet_text(text: str) -> str:
     return text
 
 
+def _experiment_tags(assignment: Assignment | None) -> dict:
+    if assignment is None:
+        return {"experiment_id": None, "variant": ""}
+    return {"experiment_id": assignment.experiment_id, "variant": assignment.variant}
+
+
 def _event(
-    *, user: User, tweet_id: int, kind: str, feed_request: FeedRequest | None, position: int | None, **fields
+    *,
+    user: User,
+    tweet_id: int,
+    kind: str,
+    feed_request: FeedRequest | None,
+    position: int | None,
+    experiment: dict,
+    **fields,
 ) -> Engagement:
-    # A feed request's model version and variant are copied onto its events
-    # so the metric can be grouped by them without a join.
+    # A feed request's model version, experiment and variant are copied onto
+    # its events so the metric can be grouped by them without a join; an
+    # event from no feed request carries the user's variant now (`experiment`).
+    if feed_request is not None:
+        experiment = {"experiment_id": feed_request.experiment_id, "variant": feed_request.variant}
     return Engagement(
         user=user,
         tweet_id=tweet_id,
@@ -111,18 +127,20 @@ def _event(
         feed_request=feed_request,
         position=position,
         model_version=feed_request.model_version if feed_request else "",
-        variant=feed_request.variant if feed_request else "",
+        **experiment,
         **fields,
     )
 
 
 def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime) -> None:
+    feed_request = served.feed_request
     _event(
         user=user,
         tweet_id=tweet.pk,
         kind=kind,
-        feed_request=served.feed_request,
+        feed_request=feed_request,
         position=served.position,
+        experiment={} if feed_request else _experiment_tags(assignment_for(user_id=user.pk)),
         created_at=at,
     ).save()
 
@@ -268,20 +286,22 @@ def feed_request_create(
     user: User,
     mode: str,
     model_version: str = "",
-    variant: str = "",
+    assignment: Assignment | None = None,
     at: datetime | None = None,
     built_at: datetime | None = None,
 ) -> FeedRequest:
-    """Record one feed load; its id tags every event logged from it.
-    `built_at`: when the ranked list it serves was built."""
+    """Record one feed load; its id tags every event logged from it, with
+    the experiment and variant of the viewer's `assignment` (the exposure
+    the experiment's readout counts). `built_at`: when the ranked list it
+    serves was built."""
     return FeedRequest.objects.create(
         id=uuid.uuid4(),
         user=user,
         mode=mode,
         model_version=model_version,
-        variant=variant,
         created_at=at or timezone.now(),
         built_at=built_at,
+        **_experiment_tags(assignment),
     )
 
 
@@ -347,6 +367,8 @@ def engagements_log(
         raise ValidationError({"events": errors})
     _dwell_within_time(user=user, events=events, now=now)
     times = _before_actions(user=user, events=events, times=times)
+    unserved = any(event.feed_request is None for event in events)
+    experiment = _experiment_tags(assignment_for(user_id=user.pk)) if unserved else {}
     rows = [
         _event(
             user=user,
@@ -354,6 +376,7 @@ def engagements_log(
             kind=event.kind,
             feed_request=event.feed_request,
             position=event.position,
+            experiment=experiment,
             dwell_ms=event.dwell_ms,
             client_event_id=event.id,
             created_at=happened,
@@ -502,6 +525,7 @@ class FeedItem:
     position: int
     score: float | None = None
     reasons: tuple[str, ...] = ()
+    team: str = ""  # in an interleaved list, the variant whose ranker picked it
 
 
 @dataclass(frozen=True)
@@ -509,9 +533,10 @@ class FeedPage:
     """One page of a home feed, ready to render: the API and the pages both use it.
     `ranking` says what ordered it: "ranked", "pending" (no ranked list yet:
     the latest timeline, while one is built) or "off" (the latest timeline:
-    asked for, or ranking is unavailable: no model can rank, or the broker
-    or Redis is down).
-    `caught_up`: a ranked list served to its end, nothing left to show."""
+    asked for, or the viewer's experiment variant serves it, or ranking is
+    unavailable: no model can rank, or the broker or Redis is down).
+    `caught_up`: a ranked list served to its end, nothing left to show.
+    `experiment` and `variant`: the viewer's, when they are in one."""
 
     feed_request: FeedRequest
     mode: str
@@ -519,6 +544,8 @@ class FeedPage:
     items: list[FeedItem]
     next_cursor: str | None
     caught_up: bool = False
+    experiment: str | None = None
+    variant: str | None = None
 
 
 FEED_MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED)
@@ -534,32 +561,53 @@ def feed_read(
     feeds worker stored (a stale one too, while a rebuild is asked for), and
     a scroll reads on from the version of the list it began on; with no list
     at all it asks for a build and serves the latest timeline meanwhile,
-    never waiting on the model."""
+    never waiting on the model.
+
+    A viewer in a running experiment gets their variant's ranking instead
+    of the default one (the latest timeline for a "latest" variant), and
+    the feed request records the experiment and variant: its events carry
+    them, and the experiment's readout counts the viewer as exposed."""
     if mode not in FEED_MODES:
         raise ValidationError({"mode": f"Choose one of: {', '.join(FEED_MODES)}."})
     limit = limit or settings.FEED_PAGE_SIZE
     if not 1 <= limit <= settings.FEED_PAGE_SIZE_MAX:
         raise ValidationError({"limit": f"Ask for 1 to {settings.FEED_PAGE_SIZE_MAX} items."})
     after = FeedCursor.decode(cursor) if cursor else None
-    feed_request = None
+    feed_request = assignment = None
     if after is not None:
-        feed_request = FeedRequest.objects.filter(pk=after.feed_request_id, user=viewer).first()
+        feed_request = (
+            FeedRequest.objects.select_related("experiment").filter(pk=after.feed_request_id, user=viewer).first()
+        )
         if feed_request is None:
             raise ValidationError({"cursor": "Invalid cursor."})
+    else:
+        assignment = assignment_for(user_id=viewer.pk)
     start = after.position if after else 0
+    tags = _page_tags(feed_request, assignment)
 
     ranking = "off"
     if mode == FeedRequest.Mode.RANKED:
         ranking = "pending"
-        # A scroll that began on the latest timeline stays on it.
-        if feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED:
+        # A scroll stays on what it began on: the latest timeline, or the
+        # version of the ranked list it read first.
+        ranked = feed_request is None or feed_request.mode == FeedRequest.Mode.RANKED
+        if assignment is not None and not assignment.ranks:
+            ranked, ranking = False, "off"
+        if ranked:
             version = after.list_version if after else None
-            page = ranked_page(user_id=viewer.pk, offset=start, limit=limit, version=version, at=at)
+            arm, rankers = (assignment.key, assignment.model_rankers) if assignment else ("", ("active",))
+            page = ranked_page(
+                user_id=viewer.pk, offset=start, limit=limit, version=version, at=at, arm=arm, rankers=rankers
+            )
             if isinstance(page, RankedPage):
-                return _ranked_feed_page(viewer=viewer, page=page, feed_request=feed_request, start=start, at=at)
+                return _ranked_feed_page(
+                    viewer=viewer, page=page, feed_request=feed_request, assignment=assignment, start=start, at=at
+                )
             ranking = page.ranking
 
-    feed_request = feed_request or feed_request_create(user=viewer, mode=FeedRequest.Mode.LATEST, at=at)
+    feed_request = feed_request or feed_request_create(
+        user=viewer, mode=FeedRequest.Mode.LATEST, assignment=assignment, at=at
+    )
     tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)
     more, tweets = len(tweets) > limit, tweets[:limit]
     next_cursor = None
@@ -568,18 +616,37 @@ def feed_read(
         next_cursor = FeedCursor(feed_request.pk, start + limit, last.created_at, last.pk).encode()
     items = [FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)]
     served_record(feed_request=feed_request, items=items)
-    return FeedPage(feed_request, feed_request.mode, ranking, items, next_cursor)
+    return FeedPage(feed_request, feed_request.mode, ranking, items, next_cursor, **tags)
 
 
-def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at) -> FeedPage:
+def _page_tags(feed_request: FeedRequest | None, assignment: Assignment | None) -> dict:
+    """The experiment and variant a page reports: its scroll's, else the viewer's now."""
+    if feed_request is not None:
+        if feed_request.experiment is None:
+            return {}
+        return {"experiment": feed_request.experiment.name, "variant": feed_request.variant}
+    if assignment is None:
+        return {}
+    return {"experiment": assignment.experiment, "variant": assignment.variant}
+
+
+def _ranked_feed_page(
+    *, viewer, page: RankedPage, feed_request, assignment: Assignment | None, start: int, at
+) -> FeedPage:
+    tags = _page_tags(feed_request, assignment)
     feed_request = feed_request or feed_request_create(
-        user=viewer, mode=FeedRequest.Mode.RANKED, model_version=page.model_version, at=at, built_at=page.built_at
+        user=viewer,
+        mode=FeedRequest.Mode.RANKED,
+        model_version=page.model_version,
+        assignment=assignment,
+        at=at,
+        built_at=page.built_at,
     )
     ranked = {item.tweet_id: (start + offset, item) for offset, item in enumerate(page.items)}
     items = []
     for tweet in tweets_in_order(viewer=viewer, tweet_ids=list(ranked)):
         position, item = ranked[tweet.pk]
-        items.append(FeedItem(tweet, position, item.score, item.reasons))
+        items.append(FeedItem(tweet, position, item.score, item.reasons, item.team))
     next_cursor = None
     if page.has_more:
         next_cursor = FeedCursor(feed_request.pk, start + len(page.items), list_version=page.version).encode()
@@ -590,7 +657,7 @@ def _ranked_feed_page(*, viewer, page: RankedPage, feed_request, start: int, at)
     if feed_request.built_at == page.built_at:
         features = served_features(user_id=viewer.pk, page=page, tweet_ids=[i.tweet.pk for i in items])
     served_record(feed_request=feed_request, items=items, features=features, feature_spec=page.feature_spec)
-    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor, caught_up=not page.has_more)
+    return FeedPage(feed_request, feed_request.mode, "ranked", items, next_cursor, caught_up=not page.has_more, **tags)
 
 
 def served_record(
@@ -610,6 +677,7 @@ def served_record(
                 score=i.score,
                 features=features.get(i.tweet.pk),
                 feature_spec=feature_spec if i.tweet.pk in features else "",
+                team=i.team,
             )
             for i in items
         ]

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from config.celery import enqueue, enqueue_now
+from ranking.experiments.assignment import Assignment, assignment_for
 from ranking.store import (
     OWN_TWEET_REASON,
     RankedItem,
@@ -29,9 +30,11 @@ from ranking.store import (
 )
 
 __all__ = [
+    "Assignment",
     "RankedItem",
     "RankedPage",
     "Unranked",
+    "assignment_for",
     "feed_build_request",
     "follows_changed",
     "ranked_page",

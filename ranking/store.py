@@ -9,7 +9,7 @@ reads on from it after a newer version replaced it."""
 
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -144,7 +144,7 @@ def ranked_feed_prepend(*, user_id: int, item: RankedItem) -> None:
     if feed is not None:
         items = [item, *(i for i in feed.items if i.tweet_id != item.tweet_id)]
         # Same build: its feature rows stay valid for the items it scored.
-        _put(RankedFeed(user_id, feed.model_version, feed.built_at, items, feature_spec=feed.feature_spec, arm=feed.arm))
+        _put(replace(feed, items=items))
 
 
 def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:

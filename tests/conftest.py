@@ -12,6 +12,7 @@ from kombu import pools
 from rest_framework.test import APIClient
 
 from ranking import registry
+from ranking.experiments.assignment import running_experiment
 from ranking.spec import FEATURE_SPEC_VERSION
 from tests.factories import UserFactory
 
@@ -23,6 +24,14 @@ def _fast_and_isolated(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def experiment_cached(db):
+    """The running experiment (none) read once into the cache, as every
+    process keeps it between starts and stops: feed reads then cost no
+    query for it, which the query-counting tests count on."""
+    running_experiment()
 
 
 @pytest.fixture

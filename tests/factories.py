@@ -1,6 +1,8 @@
 import factory
 
 from feed import services as feed_services
+from ranking.experiments.assignment import Arm, Assignment
+from ranking.models import Experiment
 from users import services as user_services
 from users.models import User
 
@@ -39,3 +41,10 @@ def served(viewer, *tweets, mode="latest", **request_fields):
     items = [feed_services.FeedItem(served_tweet, position) for position, served_tweet in enumerate(tweets)]
     feed_services.served_record(feed_request=feed_request, items=items)
     return feed_request
+
+
+def assigned(variant="B"):
+    """An assignment to `variant` of an experiment made for it (not running:
+    the feed request or event it is given to says which variant it was)."""
+    experiment = Experiment.objects.create(name=f"exp-{Experiment.objects.count()}", salt="test")
+    return Assignment(experiment.pk, experiment.name, variant, (Arm(variant, "latest", 50),))

@@ -11,6 +11,8 @@ from django.core.cache import cache
 
 from ranking.models import Experiment
 
+# The ranker that is no model: the chronological feed.
+LATEST = "latest"
 # Users fall into one of this many buckets; a variant of weight w (percent)
 # takes w / 100 of them.
 BUCKETS = 10_000
@@ -56,6 +58,17 @@ class Assignment:
     def ranker(self) -> str:
         """The A/B arm's ranker."""
         return self.teams[0].ranker
+
+    @property
+    def ranks(self) -> bool:
+        """Whether a feeds worker builds this user's list (not for an arm
+        served the chronological feed)."""
+        return self.interleaved or self.ranker != LATEST
+
+    @property
+    def model_rankers(self) -> tuple[str, ...]:
+        """The models their list is built with."""
+        return tuple(team.ranker for team in self.teams if team.ranker != LATEST)
 
     @property
     def key(self) -> str:

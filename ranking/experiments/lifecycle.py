@@ -11,12 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ranking import registry
-from ranking.experiments.assignment import running_experiment_forget
+from ranking.experiments.assignment import LATEST, running_experiment_forget
 from ranking.models import Experiment, ModelVersion, Variant
 from ranking.spec import FEATURE_SPEC_VERSION
 
 # The rankers a variant may name besides a model version.
-LATEST = "latest"  # the chronological feed
 ACTIVE = "active"  # whichever model version is active when the feed is built
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 

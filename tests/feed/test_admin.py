@@ -34,7 +34,7 @@ def world():
     services.like_create(user=reader, tweet=posted)
     services.hide_create(user=reader, tweet=posted)
     services.report_create(user=reader, tweet=posted, reason=Report.Reason.SPAM)
-    feed_request = served(reader, posted, model_version="m-1", variant="A")
+    feed_request = served(reader, posted, model_version="m-1")
     services.engagements_log(
         user=reader, events=[services.ClientEvent(tweet_id=posted.pk, kind="impression", feed_request=feed_request)]
     )

@@ -12,7 +12,7 @@ from config import api as config_api
 from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
 from feed.selectors import CURSOR_POSITION_MAX, CURSOR_SALT, FeedCursor
-from tests.factories import UserFactory, follow, served, tweet
+from tests.factories import UserFactory, assigned, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -200,7 +200,9 @@ def test_like_a_retweet_likes_the_original(user_api):
 
 def test_like_records_where_it_was_served(user_api):
     posted = tweet()
-    feed_request = services.feed_request_create(user=user_api.user, mode="ranked", model_version="m-2", variant="B")
+    feed_request = services.feed_request_create(
+        user=user_api.user, mode="ranked", model_version="m-2", assignment=assigned("B")
+    )
 
     response = user_api.post(
         f"/api/tweets/{posted.pk}/like/", {"feed_request": str(feed_request.pk), "position": 3}, format="json"
@@ -571,7 +573,7 @@ def mixed_items(viewer, author, count):
 
 
 @pytest.mark.parametrize("build", [plain_items, mixed_items])
-def test_feed_page_costs_a_constant_number_of_queries(viewer, build, django_assert_num_queries):
+def test_feed_page_costs_a_constant_number_of_queries(viewer, build, django_assert_num_queries, experiment_cached):
     build(viewer.user, UserFactory(), 45)
 
     with django_assert_num_queries(FEED_PAGE_QUERIES):
@@ -623,7 +625,7 @@ def test_user_tweets_page_costs_a_constant_number_of_queries(viewer, build, djan
 
 def test_engagement_batch_is_logged_with_its_feed_request(viewer):
     posted = tweet()
-    feed_request = served(viewer.user, posted, mode="ranked", model_version="m-9", variant="B")
+    feed_request = served(viewer.user, posted, mode="ranked", model_version="m-9", assignment=assigned("B"))
     events = [
         {"tweet": posted.pk, "kind": "impression", "feed_request": str(feed_request.pk), "position": 0},
         {"tweet": posted.pk, "kind": "dwell", "dwell_ms": 2500, "feed_request": str(feed_request.pk), "position": 0},

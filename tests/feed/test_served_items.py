@@ -38,7 +38,7 @@ def served(feed_request_id):
     return list(ServedItem.objects.filter(feed_request_id=feed_request_id).order_by("position"))
 
 
-def test_ranked_items_keep_the_features_they_were_scored_with(built, django_assert_num_queries):
+def test_ranked_items_keep_the_features_they_were_scored_with(built, django_assert_num_queries, experiment_cached):
     client, feed = built
     rows = feed.features
     assert set(rows) == {item.tweet_id for item in feed.items}

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from tests.factories import UserFactory, served, tweet
+from tests.factories import UserFactory, assigned, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -320,7 +320,7 @@ def test_each_action_logs_one_event_with_where_it_was_served(act, kind):
     original = tweet()
     retweet = services.retweet_create(user=UserFactory(), tweet=original)
     Engagement.objects.all().delete()
-    feed_request = services.feed_request_create(user=user, mode="ranked", model_version="m-7", variant="B")
+    feed_request = services.feed_request_create(user=user, mode="ranked", model_version="m-7", assignment=assigned("B"))
     at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
     # Acting on a retweet acts on (and logs against) the original.
@@ -352,7 +352,7 @@ def test_action_state_and_event_commit_together(act, kind, monkeypatch):
 def test_engagements_log_writes_the_batch_with_feed_request_context():
     viewer = UserFactory()
     posted = tweet()
-    feed_request = served(viewer, posted, model_version="m-1", variant="A")
+    feed_request = served(viewer, posted, model_version="m-1", assignment=assigned("A"))
 
     logged = services.engagements_log(
         user=viewer,

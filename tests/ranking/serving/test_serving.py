@@ -86,7 +86,9 @@ def test_without_an_active_model_the_feed_stays_chronological(api_for, caplog):
 
 
 @pytest.mark.django_db
-def test_a_stored_ranked_list_is_served_in_its_order_with_scores_and_reasons(api_for, django_assert_num_queries):
+def test_a_stored_ranked_list_is_served_in_its_order_with_scores_and_reasons(
+    api_for, django_assert_num_queries, experiment_cached
+):
     client = api_for()
     author = UserFactory()
     follow(client.user, author)
