@@ -60,6 +60,13 @@ def ranker_check(ranker: str, *, extra_rankers: Sequence[str] = ()) -> None:
 
 
 def _variants_check(design: str, variants: Sequence[VariantSpec], extra_rankers: Sequence[str]) -> None:
+    if design == Experiment.Design.INTERLEAVE:
+        if len(variants) != 2 or variants[0].ranker == variants[1].ranker:
+            raise ExperimentError("Interleaving takes two different rankers.")
+    elif len(variants) < 2:
+        raise ExperimentError("An A/B test needs at least two variants.")
+    elif sum(v.weight for v in variants) > 100:
+        raise ExperimentError("The variants' weights add up to more than 100 percent of users.")
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ExperimentError("Each variant needs a name of its own.")
@@ -69,13 +76,6 @@ def _variants_check(design: str, variants: Sequence[VariantSpec], extra_rankers:
         if not 1 <= variant.weight <= 100:
             raise ExperimentError(f"Variant {variant.name}: its weight is a percent of users, 1 to 100.")
         ranker_check(variant.ranker, extra_rankers=extra_rankers)
-    if design == Experiment.Design.INTERLEAVE:
-        if len(variants) != 2 or variants[0].ranker == variants[1].ranker:
-            raise ExperimentError("Interleaving takes two different rankers.")
-    elif len(variants) < 2:
-        raise ExperimentError("An A/B test needs at least two variants.")
-    elif sum(v.weight for v in variants) > 100:
-        raise ExperimentError("The variants' weights add up to more than 100 percent of users.")
 
 
 @transaction.atomic
