@@ -6,6 +6,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
+from ranking.experiments.assignment import running_experiment
+from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start
 from ranking.registry import register, version_activate
 from ranking.spec import ATTRIBUTION_WINDOW, FEATURE_SPEC_VERSION
 from ranking.training.examples import training_examples
@@ -187,6 +189,32 @@ def test_a_tweet_liked_as_soon_as_it_is_seen_is_a_like_label(page, log_in, alice
     # As a training run sees them once their attribution window is over.
     examples = training_examples(since=timezone.now() - timedelta(hours=1), now=timezone.now() + ATTRIBUTION_WINDOW)
     assert examples.labels["like"].tolist() == [1.0]
+
+
+def test_a_viewer_in_an_experiment_logs_events_tagged_with_their_variant(page, log_in, alice):
+    """Through the pages and the browser's logger, as through the API: the
+    home feed serves the viewer's variant, and the impressions, dwells and
+    likes it logs carry the experiment and variant."""
+    draft = experiment_create(
+        name="home-test", variants=[VariantSpec("control", "latest", 50), VariantSpec("treatment", "active", 50)]
+    )
+    experiment = experiment_start(experiment=draft)
+    running = running_experiment()
+    viewer = next(u for u in iter(UserFactory, None) if running.assignment_for(u.pk).variant == "control")
+    log_in(viewer)
+    follow(viewer, alice)
+    liked = tweet(alice, "A tweet to like in an experiment")
+
+    page.goto("/")
+    card = page.locator(f'.card[data-tweet="{liked.pk}"]')
+    card.locator('[data-action="like"]').click()
+    expect(card.locator('[data-action="like"]')).to_have_attribute("aria-pressed", "true")
+
+    assert eventually(lambda: Engagement.objects.filter(user=viewer, kind="impression").exists())
+    tags = set(Engagement.objects.filter(user=viewer).values_list("kind", "experiment", "variant"))
+    assert {("impression", experiment.pk, "control"), ("like", experiment.pk, "control")} <= tags
+    assert {variant for _, _, variant in tags} == {"control"}
+    assert FeedRequest.objects.get(user=viewer).variant == "control"
 
 
 def test_xss_payloads_render_as_text(page, log_in, alice):
