@@ -6,6 +6,7 @@ one-line message, raised before anything is written."""
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -113,8 +114,9 @@ def _changed() -> None:
     transaction.on_commit(running_experiment_forget)
 
 
-def experiment_start(*, experiment: Experiment) -> Experiment:
-    """Start a draft. Refused while another experiment runs."""
+def experiment_start(*, experiment: Experiment, at: datetime | None = None) -> Experiment:
+    """Start a draft, now or at `at` (the simulator starts one in simulated
+    time). Refused while another experiment runs."""
     try:
         with transaction.atomic():
             experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
@@ -123,7 +125,7 @@ def experiment_start(*, experiment: Experiment) -> Experiment:
             running = Experiment.objects.filter(status=Status.RUNNING).values_list("name", flat=True).first()
             if running:
                 raise ExperimentError(f"Experiment {running} is running: stop it before starting another.")
-            experiment.status, experiment.started_at = Status.RUNNING, timezone.now()
+            experiment.status, experiment.started_at = Status.RUNNING, at or timezone.now()
             experiment.save(update_fields=["status", "started_at"])
             _changed()
     except IntegrityError as exc:  # another start won the race
@@ -131,12 +133,12 @@ def experiment_start(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
-def experiment_stop(*, experiment: Experiment) -> Experiment:
+def experiment_stop(*, experiment: Experiment, at: datetime | None = None) -> Experiment:
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if experiment.status != Status.RUNNING:
             raise ExperimentError(f"Experiment {experiment.name} is {experiment.status}, not running.")
-        experiment.status, experiment.stopped_at = Status.STOPPED, timezone.now()
+        experiment.status, experiment.stopped_at = Status.STOPPED, at or timezone.now()
         experiment.save(update_fields=["status", "stopped_at"])
         _changed()
     return experiment
