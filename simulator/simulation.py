@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from feed import services as feed_services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
+from ranking.experiments.assignment import assignment_for
 from ranking.serving.candidates import candidates_for
 from ranking.serving.pipeline import feed_build
 from simulator.models import World, WorldTweet, WorldUser
@@ -51,6 +52,8 @@ from simulator.world import (
 from users.models import Follow, FollowEvent, User
 
 MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORACLE)
+# The ranker an experiment's variant may name in the simulator only: the hidden truth.
+ORACLE = FeedRequest.Mode.ORACLE.value
 DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
 SECONDS_PER_ITEM = 4  # a person reaches item i of a visit SECONDS_PER_ITEM * i after opening the feed
 ACTION_DELAY_S = 1  # and acts on it this long after it came into view
@@ -223,13 +226,17 @@ class Simulation:
         if mode == FeedRequest.Mode.ORACLE:
             return self.serve_oracle(viewer=viewer, depth=depth, at=at)
         if mode == FeedRequest.Mode.RANKED:
+            assignment = assignment_for(user_id=user.pk)
+            if assignment is not None and assignment.ranker == ORACLE and not assignment.interleaved:
+                # An experiment's oracle arm: only the simulator can build it.
+                return self.serve_oracle(viewer=viewer, depth=depth, at=at, assignment=assignment)
             # What a feeds worker would have stored by now, built in-process at simulated time.
             feed_build(user_id=user.pk, at=at)
         # One page as deep as this person will scroll, as a client asks for.
         page = feed_services.feed_read(viewer=user, mode=mode, limit=depth, at=at)
         return [Shown(item.tweet.original, page.feed_request, item.position) for item in page.items]
 
-    def serve_oracle(self, *, viewer: int, depth: int, at: datetime) -> list[Shown]:
+    def serve_oracle(self, *, viewer: int, depth: int, at: datetime, assignment=None) -> list[Shown]:
         """The ceiling: the learned ranker's own candidates, sorted by true
         expected weighted engagement instead of predicted."""
         user = self.users[viewer]
@@ -242,7 +249,7 @@ class Simulation:
         order = np.argsort(-self.truth.expected_utility(viewer, items), kind="stable")[:depth]
         tweets = Tweet.objects.in_bulk([candidates[i].tweet_id for i in order])
         feed_request = feed_services.feed_request_create(
-            user=user, mode=FeedRequest.Mode.ORACLE, model_version="oracle", at=at
+            user=user, mode=FeedRequest.Mode.ORACLE, model_version=ORACLE, assignment=assignment, at=at
         )
         shown = [Shown(tweets[candidates[i].tweet_id], feed_request, position) for position, i in enumerate(order)]
         # Recorded as the feed read records what it serves: events name them.
