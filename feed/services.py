@@ -23,7 +23,15 @@ from config import telemetry
 from config.db import insert_new, insert_once
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
-from ranking.feeds import Assignment, RankedPage, assignment_for, ranked_page, served_features, tweet_posted
+from ranking.feeds import (
+    DEFAULT_RANKER,
+    Assignment,
+    RankedPage,
+    assignment_for,
+    ranked_page,
+    served_features,
+    tweet_posted,
+)
 from users.models import User
 
 
@@ -595,7 +603,7 @@ def feed_read(
             ranked, ranking = False, "off"
         if ranked:
             version = after.list_version if after else None
-            arm, rankers = (assignment.key, assignment.model_rankers) if assignment else ("", ("active",))
+            arm, rankers = (assignment.key, assignment.model_rankers) if assignment else ("", (DEFAULT_RANKER,))
             page = ranked_page(
                 user_id=viewer.pk, offset=start, limit=limit, version=version, at=at, arm=arm, rankers=rankers
             )

@@ -29,7 +29,11 @@ from ranking.store import (
     ranking_unavailable,
 )
 
+# What orders the feed of a user in no experiment: the active model version.
+DEFAULT_RANKER = "active"
+
 __all__ = [
+    "DEFAULT_RANKER",
     "Assignment",
     "RankedItem",
     "RankedPage",
@@ -62,13 +66,21 @@ class Unranked:
     ranking: str
 
 
-def feed_build_request(*, user_id: int, rankers: tuple[str, ...] = ("active",)) -> bool:
+def feed_build_request(*, user_id: int, rankers: tuple[str, ...] | None = None) -> bool:
     """Ask a feeds worker for a new list, once per user at a time; True when
     one is on its way. Not when a worker said lately that one of the
-    `rankers` it would be built with cannot rank. Sent at once, not on commit, so that the "building"
-    mark stays only when the broker took the build: after a failed send the
-    next read asks again. A mark whose build was lost with its worker expires
-    within seconds (FEED_BUILD_MARK_TTL_S), and the next read asks again too."""
+    `rankers` it would be built with cannot rank (by default, the rankers of
+    the user's experiment variant, else the active model's), nor for a
+    variant served the chronological feed. Sent at once, not on commit, so
+    that the "building" mark stays only when the broker took the build:
+    after a failed send the next read asks again. A mark whose build was
+    lost with its worker expires within seconds (FEED_BUILD_MARK_TTL_S), and
+    the next read asks again too."""
+    if rankers is None:
+        assignment = assignment_for(user_id=user_id)
+        if assignment is not None and not assignment.ranks:
+            return False
+        rankers = assignment.model_rankers if assignment else (DEFAULT_RANKER,)
     if any(ranking_unavailable(ranker) for ranker in rankers):
         return False
     marked = building_mark(user_id=user_id)
@@ -114,7 +126,7 @@ def ranked_page(
     version: str | None = None,
     at: datetime | None = None,
     arm: str = "",
-    rankers: tuple[str, ...] = ("active",),
+    rankers: tuple[str, ...] = (DEFAULT_RANKER,),
 ) -> RankedPage | Unranked:
     """A slice of the stored ranked list. A new load (no `version`) reads the
     current list, and asks for a rebuild when it is stale while still serving
