@@ -59,7 +59,20 @@ def _guardrails(row: dict) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Arm:
+class Exposure:
+    """Who was exposed in the window (user id -> variant), and each exposed
+    user's counts in the window and in the pre-period (users without events
+    are absent)."""
+
+    since: datetime | None
+    until: datetime | None
+    exposed: dict[int, str]
+    window: dict[int, dict]
+    pre: dict[int, dict]
+
+
+@dataclass(frozen=True)
+class ExposedArm:
     """One variant's exposed users, one row each, in the same order in every array."""
 
     users: list[int]
@@ -184,19 +197,17 @@ def _per_user(log: QuerySet, counts: dict) -> dict[int, dict]:
     return {row["user_id"]: row for row in log.values("user_id").annotate(**counts).order_by()}
 
 
-def _arms(
-    names: list[str], exposed: dict[int, str], window: dict[int, dict], pre: dict[int, dict], weights: dict
-) -> dict[str, Arm]:
+def _arms(names: list[str], exposure: Exposure, weights: dict) -> dict[str, ExposedArm]:
     users_of = defaultdict(list)
-    for user_id, variant in exposed.items():
+    for user_id, variant in exposure.exposed.items():
         users_of[variant].append(user_id)
     arms = {}
     for name in names:
         users = users_of[name]
-        rows = [window.get(user_id) for user_id in users]
-        pre_rows = [pre.get(user_id) for user_id in users]
+        rows = [exposure.window.get(user_id) for user_id in users]
+        pre_rows = [exposure.pre.get(user_id) for user_id in users]
         guardrails = [_guardrails(row) if row else dict.fromkeys(GUARDRAILS, 0) for row in rows]
-        arms[name] = Arm(
+        arms[name] = ExposedArm(
             users=users,
             metric=np.array([_weighted(row, weights) if row else 0.0 for row in rows]),
             pre=np.array([_weighted(row, weights) if row else 0.0 for row in pre_rows]),
@@ -206,7 +217,7 @@ def _arms(
     return arms
 
 
-def _variant_readout(*, name: str, ranker: str, weight: int, assigned: int, arm: Arm) -> VariantReadout:
+def _variant_readout(*, name: str, ranker: str, weight: int, assigned: int, arm: ExposedArm) -> VariantReadout:
     return VariantReadout(
         name=name,
         ranker=ranker,
@@ -241,79 +252,50 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     return Interleaving(stats.ratio_of_means(second, first + second, null=0.5), teams)
 
 
-def experiment_readout(*, experiment: Experiment, start: date | None = None, end: date | None = None) -> Readout:
-    """The readout over days `start`..`end` (inclusive, the current time
-    zone), clipped to the experiment's life; by default its whole life."""
-    variants = list(experiment.variants.all())
-    interleaved = experiment.design == Experiment.Design.INTERLEAVE
-    pre_period_days = settings.EXPERIMENT_PRE_PERIOD_DAYS
-    weights = settings.ENGAGEMENT_WEIGHTS
-    if experiment.started_at is None:
-        since = until = None
-        exposed: dict[int, str] = {}
-        window: dict[int, dict] = {}
-        pre: dict[int, dict] = {}
-    else:
-        start, end, since, until = _window(experiment, start, end)
-        requests = FeedRequest.objects.filter(experiment=experiment, created_at__gte=since, created_at__lt=until)
-        # A user's variant is the one of their first request in the window
-        # (assignment is stable, so it is their only one).
-        exposed = dict(requests.order_by("user_id", "created_at").distinct("user_id").values_list("user_id", "variant"))
-        exposed_users = requests.values("user_id")
-        counts = _counts(settings.DWELL_LONG_MS)
-        log = Engagement.objects.filter(created_at__gte=since, created_at__lt=until, user__in=exposed_users)
-        window = _per_user(log, counts)
-        pre_since = experiment.started_at - timedelta(days=pre_period_days)
-        pre = _per_user(
-            Engagement.objects.filter(
-                created_at__gte=pre_since, created_at__lt=experiment.started_at, user__in=exposed_users
-            ),
+def _exposure(experiment: Experiment, since: datetime, until: datetime) -> Exposure:
+    requests = FeedRequest.objects.filter(experiment=experiment, created_at__gte=since, created_at__lt=until)
+    # A user's variant is the one of their first request in the window
+    # (assignment is stable, so it is their only one).
+    exposed = dict(requests.order_by("user_id", "created_at").distinct("user_id").values_list("user_id", "variant"))
+    exposed_users = requests.values("user_id")
+    counts = _counts(settings.DWELL_LONG_MS)
+    started = experiment.started_at
+    pre_since = started - timedelta(days=settings.EXPERIMENT_PRE_PERIOD_DAYS)
+    return Exposure(
+        since=since,
+        until=until,
+        exposed=exposed,
+        window=_per_user(_window_log(experiment, since, until), counts),
+        pre=_per_user(
+            Engagement.objects.filter(created_at__gte=pre_since, created_at__lt=started, user__in=exposed_users),
             counts,
-        )
+        ),
+    )
 
+
+def _window_log(experiment: Experiment, since: datetime, until: datetime) -> QuerySet:
+    """Every event of the window's exposed users in the window."""
+    exposed_users = FeedRequest.objects.filter(
+        experiment=experiment, created_at__gte=since, created_at__lt=until
+    ).values("user_id")
+    return Engagement.objects.filter(created_at__gte=since, created_at__lt=until, user__in=exposed_users)
+
+
+def _assigned(experiment: Experiment) -> Counter:
+    """Users per variant by their hash, over every user (exposed or not)."""
     running = RunningExperiment.from_experiment(experiment)
-    assigned = Counter(
+    return Counter(
         assignment.variant
         for user_id in User.objects.values_list("pk", flat=True)
         if (assignment := running.assignment_for(user_id)) is not None
     )
 
-    if interleaved:
-        arms = _arms([INTERLEAVED], exposed, window, pre, weights)
-        ranker = " vs ".join(variant.ranker for variant in variants)
-        readouts = [
-            _variant_readout(
-                name=INTERLEAVED, ranker=ranker, weight=100, assigned=assigned[INTERLEAVED], arm=arms[INTERLEAVED]
-            )
-        ]
-        teams = (variants[0].name, variants[1].name)
-        if since is None:
-            preference = Interleaving(stats.ratio_of_means([], []), teams)
-        else:
-            preference = _interleaving(experiment, log, arms[INTERLEAVED].users, teams)
-        return Readout(
-            experiment=experiment.name,
-            design=experiment.design,
-            status=experiment.status,
-            start=start,
-            end=end,
-            since=since,
-            until=until,
-            srm=stats.SampleRatio(None, False),
-            variants=readouts,
-            comparisons=[],
-            interleaving=preference,
-            pre_period_days=pre_period_days,
-        )
 
-    arms = _arms([variant.name for variant in variants], exposed, window, pre, weights)
-    readouts = [
-        _variant_readout(name=v.name, ranker=v.ranker, weight=v.weight, assigned=assigned[v.name], arm=arms[v.name])
-        for v in variants
-    ]
-    # CUPED only with pre-period data: without any, every X is 0.
-    with_pre = bool(pre)
+def _ab(experiment: Experiment, variants: list, exposure: Exposure, assigned: Counter) -> dict:
+    arms = _arms([v.name for v in variants], exposure, settings.ENGAGEMENT_WEIGHTS)
     baseline = arms[variants[0].name]
+    # CUPED only with pre-period data: without any, every X is 0.
+    with_pre = bool(exposure.pre)
     comparisons = [
         Comparison(
             variant=v.name,
@@ -328,17 +310,57 @@ def experiment_readout(*, experiment: Experiment, start: date | None = None, end
         )
         for v in variants[1:]
     ]
+    return {
+        "srm": stats.srm([len(arms[v.name].users) for v in variants], [v.weight for v in variants]),
+        "variants": [
+            _variant_readout(name=v.name, ranker=v.ranker, weight=v.weight, assigned=assigned[v.name], arm=arms[v.name])
+            for v in variants
+        ],
+        "comparisons": comparisons,
+        "interleaving": None,
+    }
+
+
+def _interleaved(experiment: Experiment, variants: list, exposure: Exposure, assigned: Counter) -> dict:
+    arm = _arms([INTERLEAVED], exposure, settings.ENGAGEMENT_WEIGHTS)[INTERLEAVED]
+    teams = (variants[0].name, variants[1].name)
+    if exposure.since is None:
+        preference = Interleaving(stats.ratio_of_means([], []), teams)
+    else:
+        preference = _interleaving(
+            experiment, _window_log(experiment, exposure.since, exposure.until), arm.users, teams
+        )
+    ranker = " vs ".join(v.ranker for v in variants)
+    return {
+        # Everyone is in the one variant: there is no split to check.
+        "srm": stats.SampleRatio(None, False),
+        "variants": [
+            _variant_readout(name=INTERLEAVED, ranker=ranker, weight=100, assigned=assigned[INTERLEAVED], arm=arm)
+        ],
+        "comparisons": [],
+        "interleaving": preference,
+    }
+
+
+def experiment_readout(*, experiment: Experiment, start: date | None = None, end: date | None = None) -> Readout:
+    """The readout over days `start`..`end` (inclusive, the current time
+    zone), clipped to the experiment's life; by default its whole life. A
+    draft, never started, reads out empty."""
+    variants = list(experiment.variants.all())
+    if experiment.started_at is None:
+        exposure = Exposure(since=None, until=None, exposed={}, window={}, pre={})
+    else:
+        start, end, since, until = _window(experiment, start, end)
+        exposure = _exposure(experiment, since, until)
+    analyse = _interleaved if experiment.design == Experiment.Design.INTERLEAVE else _ab
     return Readout(
         experiment=experiment.name,
         design=experiment.design,
         status=experiment.status,
         start=start,
         end=end,
-        since=since,
-        until=until,
-        srm=stats.srm([len(arms[v.name].users) for v in variants], [v.weight for v in variants]),
-        variants=readouts,
-        comparisons=comparisons,
-        interleaving=None,
-        pre_period_days=pre_period_days,
+        since=exposure.since,
+        until=exposure.until,
+        pre_period_days=settings.EXPERIMENT_PRE_PERIOD_DAYS,
+        **analyse(experiment, variants, exposure, _assigned(experiment)),
     )
