@@ -238,10 +238,13 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     team = ServedItem.objects.filter(
         feed_request_id=OuterRef("feed_request_id"), position=OuterRef("position")
     ).exclude(team="")
+    # Only what earns credit: impressions (most of the log) never do.
+    credit_kinds = Q(kind__in=ACTION_KINDS) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS)
     credited = (
-        log.filter(feed_request__experiment=experiment)
+        log.filter(credit_kinds, feed_request__experiment=experiment)
         .annotate(team=Subquery(team.values("team")[:1]))
-        .filter(team__in=teams)
+        # Grouped by team without filtering on it: a filter would run the
+        # subquery a second time per event. Rows of no team are dropped below.
         .values("user_id", "team")
         .annotate(**_counts(settings.DWELL_LONG_MS))
         .order_by()
