@@ -133,6 +133,9 @@ class Comparison:
 class Interleaving:
     preference: stats.Ratio  # share of credited weighted engagement won by teams[1]
     teams: tuple[str, str]
+    # The weighted engagement credited to each team in all: a share means
+    # "won" only while their sum is positive.
+    credit: tuple[float, float]
 
     def as_dict(self) -> dict:
         return {
@@ -142,6 +145,7 @@ class Interleaving:
             "p_value": self.preference.p_value,
             "users": self.preference.users,
             "teams": list(self.teams),
+            "credit": list(self.credit),
         }
 
 
@@ -252,7 +256,8 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     credit = {(row["user_id"], row["team"]): _weighted(row, settings.ENGAGEMENT_WEIGHTS) for row in credited}
     first = np.array([credit.get((user_id, teams[0]), 0.0) for user_id in users])
     second = np.array([credit.get((user_id, teams[1]), 0.0) for user_id in users])
-    return Interleaving(stats.ratio_of_means(second, first + second, null=0.5), teams)
+    preference = stats.ratio_of_means(second, first + second, null=0.5)
+    return Interleaving(preference, teams, (float(first.sum()), float(second.sum())))
 
 
 def _exposure(experiment: Experiment, since: datetime, until: datetime) -> Exposure:
@@ -328,7 +333,7 @@ def _interleaved(experiment: Experiment, variants: list, exposure: Exposure, ass
     arm = _arms([INTERLEAVED], exposure, settings.ENGAGEMENT_WEIGHTS)[INTERLEAVED]
     teams = (variants[0].name, variants[1].name)
     if exposure.since is None:
-        preference = Interleaving(stats.ratio_of_means([], []), teams)
+        preference = Interleaving(stats.ratio_of_means([], []), teams, (0.0, 0.0))
     else:
         preference = _interleaving(
             experiment, _window_log(experiment, exposure.since, exposure.until), arm.users, teams
