@@ -46,7 +46,7 @@ class Difference:
 
 @dataclass(frozen=True)
 class Lift:
-    """treatment mean / control mean - 1, by the delta method."""
+    """(treatment mean - control mean) / |control mean|, by the delta method."""
 
     lift: float | None
     ci_low: float | None
