@@ -9,12 +9,12 @@ is done in the database, in a handful of queries whatever the log's size.
 """
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from feed.models import Engagement, FeedRequest, ServedItem
@@ -136,6 +136,9 @@ class Interleaving:
     # The weighted engagement credited to each team in all: a share means
     # "won" only while their sum is positive.
     credit: tuple[float, float]
+    # Per exposed user, what each team was credited (for power analyses).
+    first_credit: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False, repr=False)
+    second_credit: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {
@@ -163,6 +166,8 @@ class Readout:
     comparisons: list[Comparison]
     interleaving: Interleaving | None
     pre_period_days: int
+    # Each variant's exposed users and their per-user values (not in as_dict).
+    arms: dict[str, ExposedArm] = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {
@@ -257,14 +262,13 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     first = np.array([credit.get((user_id, teams[0]), 0.0) for user_id in users])
     second = np.array([credit.get((user_id, teams[1]), 0.0) for user_id in users])
     preference = stats.ratio_of_means(second, first + second, null=0.5)
-    return Interleaving(preference, teams, (float(first.sum()), float(second.sum())))
+    return Interleaving(preference, teams, (float(first.sum()), float(second.sum())), first, second)
 
 
 def _exposure(experiment: Experiment, since: datetime, until: datetime) -> Exposure:
     requests = FeedRequest.objects.filter(experiment=experiment, created_at__gte=since, created_at__lt=until)
-    # A user's variant is the one of their first request in the window
-    # (assignment is stable, so it is their only one).
-    exposed = dict(requests.order_by("user_id", "created_at").distinct("user_id").values_list("user_id", "variant"))
+    # Assignment is stable: a user's requests all carry their one variant.
+    exposed = dict(requests.values("user_id").annotate(variant=Min("variant")).values_list("user_id", "variant"))
     exposed_users = requests.values("user_id")
     counts = _counts(settings.DWELL_LONG_MS)
     started = experiment.started_at
@@ -326,6 +330,7 @@ def _ab(experiment: Experiment, variants: list, exposure: Exposure, assigned: Co
         ],
         "comparisons": comparisons,
         "interleaving": None,
+        "arms": arms,
     }
 
 
@@ -347,6 +352,7 @@ def _interleaved(experiment: Experiment, variants: list, exposure: Exposure, ass
         ],
         "comparisons": [],
         "interleaving": preference,
+        "arms": {INTERLEAVED: arm},
     }
 
 
