@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from ranking.models import ModelVersion
+from ranking.models import Experiment, ModelVersion
 from simulator.models import World
 from simulator.simulation import simulate
 from users.models import User
@@ -94,3 +94,27 @@ def test_seed_demo_refuses_the_published_password_outside_development(settings, 
         call_command("seed_demo", "--users", "30", "--days", "1", *args)
     assert not World.objects.exists()
     assert not User.objects.exists()
+
+
+def test_evaluate_experiment_reads_out_an_ab_test_beside_the_truth_and_leaves_the_database_as_found(capsys):
+    args = ["--users", "80", "--train-days", "3", "--test-days", "1", "--seed", "2", "--aa-rounds", "200"]
+    call_command("evaluate_experiment", *args, "--json")
+    report = json.loads(capsys.readouterr().out)
+
+    true = report["true_effect"]
+    assert true["lift"] == pytest.approx(true["learned"] / true["latest"] - 1)
+    ab = report["ab"]
+    assert (ab["variant"], ab["baseline"]) == ("treatment", "control")
+    assert ab["covers_true_lift"] == (ab["lift_ci_low"] <= true["lift"] <= ab["lift_ci_high"])
+    assert 0 <= report["aa"]["false_positive_rate"] <= 1 and report["aa"]["rounds"] == 200
+    assert report["interleaving"]["teams"] == ["latest", "active"]
+    assert set(report["readouts"]) == {"everyone-latest", "everyone-learned", "latest-vs-learned", "interleaved"}
+    # Everyone on one ranker: both halves of the same people, the same ranker.
+    everyone = report["readouts"]["everyone-latest"]["variants"]
+    assert sum(v["exposed"] for v in everyone) == sum(
+        v["exposed"] for v in report["readouts"]["latest-vs-learned"]["variants"]
+    )
+    assert not World.objects.exists() and not ModelVersion.objects.exists() and not Experiment.objects.exists()
+
+    call_command("evaluate_experiment", *args)
+    assert "Users for 95 % power" in capsys.readouterr().out

@@ -1,11 +1,12 @@
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from django.db import transaction
 
 from feed.models import Engagement, FeedRequest, Hide, Report, Tweet
+from ranking.experiments.lifecycle import ExperimentError, VariantSpec, experiment_create, experiment_start
 from simulator.demo import demo_seed
 from simulator.models import World, WorldTweet, WorldUser
 from simulator.simulation import Simulation, simulate
@@ -121,3 +122,22 @@ def test_the_demo_is_seeded_once_with_a_working_login():
     demo = User.objects.get(username="demo")
     assert demo.check_password("demo-password") and demo.is_staff
     assert Follow.objects.filter(follower=demo).exists()
+
+
+@pytest.mark.django_db
+def test_an_experiment_arm_may_be_the_oracle_in_the_simulator():
+    simulate(users=40, days=1, seed=5, mode="latest", start=START)
+    draft = experiment_create(
+        name="ceiling",
+        variants=[VariantSpec("floor", "latest", 50), VariantSpec("ceiling", "oracle", 50)],
+        extra_rankers=("oracle",),
+    )
+    experiment_start(experiment=draft, at=START + timedelta(days=1))
+
+    simulate(users=40, days=1, seed=5, mode="ranked")
+
+    served = set(FeedRequest.objects.filter(experiment__isnull=False).values_list("variant", "mode"))
+    assert served == {("floor", "latest"), ("ceiling", "oracle")}
+    assert Engagement.objects.filter(variant="ceiling", kind="impression").exists()
+    with pytest.raises(ExperimentError, match="Unknown ranker 'oracle'"):
+        experiment_create(name="web", variants=[VariantSpec("a", "latest", 50), VariantSpec("b", "oracle", 50)])
