@@ -240,7 +240,7 @@ def _named_keep(model: LoadedModel) -> None:
         _named[model.version_id] = model
         while len(_named) > max(settings.RANKING_MODEL_CACHE_SIZE, 1):
             dropped = _named.popitem(last=False)[1]
-            logger.info("Ranking model %s unloaded: the %s used since are kept", dropped.name, len(_named))
+            logger.info("Ranking model %s unloaded: the least recently used of %s", dropped.name, len(_named) + 1)
 
 
 def _version_lock(version_id: int) -> threading.Lock:
