@@ -264,6 +264,10 @@ FEED_BUILD_MARK_TTL_S = env.int("FEED_BUILD_MARK_TTL_S", default=5)
 # answer `"ranking": "off"` (the latest timeline) instead of asking for builds
 # that cannot rank, then ask again. Activating a version clears it at once.
 RANKING_UNAVAILABLE_RECHECK_S = env.int("RANKING_UNAVAILABLE_RECHECK_S", default=60)
+# Model versions a feeds worker process keeps loaded besides the active one
+# (the versions experiments' variants name), the least recently used dropped
+# first: each costs a load once and its memory while kept.
+RANKING_MODEL_CACHE_SIZE = env.int("RANKING_MODEL_CACHE_SIZE", default=3)
 # Training (ranking.training.train). One person's examples are capped, so
 # that one account flooding the engagement log cannot make the model learn
 # that account: a heavy reader sees a few hundred tweets a day, ~5,000 over

@@ -55,8 +55,15 @@ FEEDS_SERVED = Counter(
 MODEL_LOAD_FAILURES = Counter(
     "ranked_feed_model_load_failures",
     "Times a feeds worker could not load a model version it was to rank with (artifact missing, "
-    "corrupt or incompatible); it falls back to the previous loadable version, or to the chronological feed.",
+    "corrupt or incompatible; for an experiment's variant, also missing or retired); the default feed falls back to "
+    "the previous loadable version, or to the chronological feed, a variant to the chronological feed.",
     ["version"],
+)
+EXPERIMENT_FALLBACKS = Counter(
+    "ranking_experiment_fallback",
+    "Feed builds for an experiment's variant whose ranker could not serve (its model version missing, retired or "
+    "unloadable): the variant's users get the chronological feed meanwhile.",
+    ["experiment", "variant"],
 )
 
 
@@ -77,6 +84,11 @@ def feed_served_observe(*, ranking: str) -> None:
 def model_load_failure_observe(*, version: str) -> None:
     """Count one failed load of model version `version`."""
     MODEL_LOAD_FAILURES.labels(version=version).inc()
+
+
+def experiment_fallback_observe(*, experiment: str, variant: str) -> None:
+    """Count one build of `experiment`'s `variant` that its ranker could not serve."""
+    EXPERIMENT_FALLBACKS.labels(experiment=experiment, variant=variant).inc()
 
 
 def observes_feed_served(read):

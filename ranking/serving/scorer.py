@@ -1,5 +1,7 @@
 """Scoring in the feeds workers: the model artifact's format, the compiled
-scorer that serves it, and the active model, loaded once per process.
+scorer that serves it, and the models rankers name: the active one, loaded
+once per process, and the versions experiments' variants name, a few kept
+loaded per process.
 
 Imports TensorFlow: only worker code imports this module (the web process
 never does: it costs ~2 s and ~575 MB, DESIGN.md).
@@ -12,14 +14,17 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from django.conf import settings
 from django.db import DatabaseError
 
 from config import telemetry
+from ranking.experiments.lifecycle import ACTIVE
 from ranking.models import ModelVersion
 from ranking.spec import FEATURE_SPEC_VERSION, HEADS, NUMERIC_FEATURES, FeatureBatch
 
@@ -136,6 +141,17 @@ _serving: tuple[int, LoadedModel] | None = None
 _failed_at: dict[int, float] = {}  # version id -> monotonic time of its last failed load
 _lock = threading.Lock()
 
+# The versions experiments' variants name, by version id, the least recently
+# used first (at most RANKING_MODEL_CACHE_SIZE).
+_named: OrderedDict[int, LoadedModel] = OrderedDict()
+_named_lock = threading.Lock()  # held for dict operations only, never for a load
+# One lock per version, so that a build waiting for one version's load never
+# waits for another's: two arms of an experiment load side by side.
+_version_locks: dict[int, threading.Lock] = {}
+# Version name -> monotonic time it was last found unable to serve (missing,
+# retired, of other features): not looked up again for LOAD_RETRY_S.
+_refused_at: dict[str, float] = {}
+
 
 def _load(version_id: int, name: str) -> LoadedModel | None:
     """Version `version_id` loaded, or None when its artifact is missing,
@@ -209,3 +225,76 @@ def active_model() -> LoadedModel | None:
                     return None
                 _serving = (active[0], model)
     return _serving[1]
+
+
+def _named_get(version_id: int) -> LoadedModel | None:
+    with _named_lock:
+        model = _named.get(version_id)
+        if model is not None:
+            _named.move_to_end(version_id)
+        return model
+
+
+def _named_keep(model: LoadedModel) -> None:
+    with _named_lock:
+        _named[model.version_id] = model
+        while len(_named) > max(settings.RANKING_MODEL_CACHE_SIZE, 1):
+            dropped = _named.popitem(last=False)[1]
+            logger.info("Ranking model %s unloaded: the least recently used of %s", dropped.name, len(_named) + 1)
+
+
+def _version_lock(version_id: int) -> threading.Lock:
+    with _named_lock:
+        return _version_locks.setdefault(version_id, threading.Lock())
+
+
+def _refusal(version: tuple | None) -> str | None:
+    """Why a version (pk, status, feature spec) cannot serve, or None."""
+    if version is None:
+        return "no such version"
+    _, status, spec = version
+    if status == ModelVersion.Status.RETIRED:
+        return "it is retired"
+    if spec != FEATURE_SPEC_VERSION:
+        return f"it was trained on feature spec {spec}, this code computes spec {FEATURE_SPEC_VERSION}"
+    return None
+
+
+def model_for(ranker: str) -> LoadedModel | None:
+    """The model `ranker` ranks with. "active": active_model(), with its
+    fallback to the versions the active one replaced. A model version's name:
+    that version, loaded once per process and kept among the
+    RANKING_MODEL_CACHE_SIZE most recently used (one light query per call
+    sees it retired); None when it is missing, retired, of other features, or
+    its artifact is empty or corrupt (logged and counted, then not tried
+    again for LOAD_RETRY_S). Never another version: an experiment's variant
+    is served by the version it names or not at all."""
+    if ranker == ACTIVE:
+        return active_model()
+    refused_at = _refused_at.get(ranker)
+    if refused_at is not None and time.monotonic() - refused_at < LOAD_RETRY_S:
+        return None
+    version = ModelVersion.objects.filter(name=ranker).values_list("pk", "status", "feature_spec_version").first()
+    refusal = _refusal(version)
+    if refusal is not None:
+        logger.error("Ranking model %s cannot serve: %s", ranker, refusal)
+        telemetry.model_load_failure_observe(version=ranker)
+        _refused_at[ranker] = time.monotonic()
+        if version is not None:
+            with _named_lock:
+                _named.pop(version[0], None)
+        return None
+    _refused_at.pop(ranker, None)
+    version_id = version[0]
+    serving = _serving
+    if serving is not None and serving[1].version_id == version_id:
+        return serving[1]  # the one the default feed ranks with: loaded already
+    model = _named_get(version_id)
+    if model is None:
+        with _version_lock(version_id):
+            model = _named_get(version_id)  # loaded while this build waited for the lock
+            if model is None:
+                model = _load(version_id, ranker)
+                if model is not None:
+                    _named_keep(model)
+    return model
