@@ -66,6 +66,10 @@ class ExperimentEvaluation:
         return asdict(self)
 
 
+def _between(value: float, low: float | None, high: float | None) -> bool | None:
+    return None if low is None or high is None else bool(low <= value <= high)
+
+
 def _pooled(readout: Readout) -> np.ndarray:
     """Every exposed user's metric, whatever their (identical) arm."""
     return np.concatenate([arm.metric for arm in readout.arms.values()])
@@ -105,7 +109,8 @@ def experiment_evaluate(
         transaction.set_rollback(True)  # leave the database as it was
 
     latest, learned = _pooled(readouts["everyone-latest"]), _pooled(readouts["everyone-learned"])
-    true_lift = learned.mean() / latest.mean() - 1
+    # As the readout's lift: relative to the baseline's size, whatever its sign.
+    true_lift = float((learned.mean() - latest.mean()) / abs(latest.mean()))
     comparison = readouts["latest-vs-learned"].as_dict()["comparisons"][0]
     aa = stats.aa_false_positive_rate(latest, rounds=aa_rounds, seed=seed, alpha=ALPHA)
     low, high = distributions.binom.interval(0.95, aa_rounds, ALPHA)
@@ -121,14 +126,14 @@ def experiment_evaluate(
         test_days=test_days,
         model=trained.version.name,
         true_effect={"latest": float(latest.mean()), "learned": float(learned.mean()), "lift": float(true_lift)},
-        ab={**comparison, "covers_true_lift": comparison["lift_ci_low"] <= true_lift <= comparison["lift_ci_high"]},
+        ab={**comparison, "covers_true_lift": _between(true_lift, comparison["lift_ci_low"], comparison["lift_ci_high"])},
         aa={
             "rounds": aa_rounds,
             "users": len(latest),
             "false_positive_rate": aa.false_positive_rate,
             "expected": ALPHA,
             "bounds_95": [low / aa_rounds, high / aa_rounds],
-            "within_bounds": low / aa_rounds <= aa.false_positive_rate <= high / aa_rounds,
+            "within_bounds": _between(aa.false_positive_rate, low / aa_rounds, high / aa_rounds),
         },
         interleaving=interleaving.as_dict(),
         users_needed={

@@ -102,7 +102,7 @@ def test_evaluate_experiment_reads_out_an_ab_test_beside_the_truth_and_leaves_th
     report = json.loads(capsys.readouterr().out)
 
     true = report["true_effect"]
-    assert true["lift"] == pytest.approx(true["learned"] / true["latest"] - 1)
+    assert true["lift"] == pytest.approx((true["learned"] - true["latest"]) / abs(true["latest"]))
     ab = report["ab"]
     assert (ab["variant"], ab["baseline"]) == ("treatment", "control")
     assert ab["covers_true_lift"] == (ab["lift_ci_low"] <= true["lift"] <= ab["lift_ci_high"])
