@@ -1,6 +1,9 @@
+import uuid
+
 import factory
 
 from feed import services as feed_services
+from feed.models import Engagement, FeedRequest
 from users import services as user_services
 from users.models import User
 
@@ -39,3 +42,29 @@ def served(viewer, *tweets, mode="latest", **request_fields):
     items = [feed_services.FeedItem(served_tweet, position) for position, served_tweet in enumerate(tweets)]
     feed_services.served_record(feed_request=feed_request, items=items)
     return feed_request
+
+
+def exposed(experiment, variant: str, *, users: int, liking: int = 0) -> list:
+    """`users` new users shown `experiment`'s `variant` (a feed request of
+    it and an impression each), the first `liking` of them liking what they
+    saw: the rows an experiment's readout reads."""
+    shown = tweet(text="in an experiment")
+    viewers = []
+    for n in range(users):
+        viewer = UserFactory()
+        feed_request = FeedRequest.objects.create(
+            id=uuid.uuid4(), user=viewer, mode="latest", experiment=experiment, variant=variant
+        )
+        Engagement.objects.create(
+            user=viewer,
+            tweet=shown,
+            kind="impression",
+            feed_request=feed_request,
+            position=0,
+            experiment=experiment,
+            variant=variant,
+        )
+        if n < liking:
+            feed_services.like_create(user=viewer, tweet=shown)
+        viewers.append(viewer)
+    return viewers
