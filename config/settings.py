@@ -315,6 +315,9 @@ ENGAGEMENT_WEIGHTS = {
 if set(ENGAGEMENT_WEIGHTS) != set(DEFAULT_ENGAGEMENT_WEIGHTS):
     raise ImproperlyConfigured(f"ENGAGEMENT_WEIGHTS takes only the keys {sorted(DEFAULT_ENGAGEMENT_WEIGHTS)}.")
 DWELL_LONG_MS = env.int("DWELL_LONG_MS", default=10_000)
+# An experiment's readout adjusts each user's metric by their own weighted
+# engagement over this many days before it started (CUPED).
+EXPERIMENT_PRE_PERIOD_DAYS = env.int("EXPERIMENT_PRE_PERIOD_DAYS", default=14)
 
 # --- Rate limits (config/ratelimit.py) ----------------------------------------
 
