@@ -107,6 +107,7 @@ def engagement_chart(report: EngagementReport) -> LineChart | None:
 # The experiment page's interval charts: a row per estimate, its 95 %
 # confidence interval drawn as a bar across a shared value axis.
 INTERVAL_LEFT = 150  # room for the row labels
+INTERVAL_RIGHT = WIDTH - 40  # and for the last value label, centred on its tick
 INTERVAL_ROW = 36
 INTERVAL_AXIS = 28  # below the rows: the value labels
 INTERVAL_CAP = 7
@@ -142,7 +143,7 @@ class IntervalChart:
     height: int
     width: int = WIDTH
     left: int = INTERVAL_LEFT
-    right: int = RIGHT
+    right: int = INTERVAL_RIGHT
     top: int = TOP
     bottom: int = 0  # the rows' bottom edge, set from their number
 
@@ -168,7 +169,7 @@ def interval_chart(
     def x(value: float | None) -> float | None:
         if value is None or not math.isfinite(value):
             return None
-        return INTERVAL_LEFT + (RIGHT - INTERVAL_LEFT) * (value - low) / (high - low)
+        return INTERVAL_LEFT + (INTERVAL_RIGHT - INTERVAL_LEFT) * (value - low) / (high - low)
 
     levels = [low + step * i for i in range(round((high - low) / step) + 1)]
     return IntervalChart(

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from ranking.charts import INTERVAL_LEFT, RIGHT, readout_charts
+from ranking.charts import INTERVAL_LEFT, INTERVAL_RIGHT, readout_charts
 from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start, experiment_stop
 from ranking.experiments.winner import winning_variant
 from ranking.models import Experiment, ModelVersion
@@ -79,10 +79,10 @@ def test_the_metric_chart_draws_each_variant_with_its_interval_on_round_ticks():
     assert [tick.label for tick in charts["metric"].ticks] == ["1", "2", "3", "4", "5"]
     assert (control.x_low, control.x, control.x_high) == (
         INTERVAL_LEFT,
-        INTERVAL_LEFT + (RIGHT - INTERVAL_LEFT) / 4,
-        INTERVAL_LEFT + (RIGHT - INTERVAL_LEFT) / 2,
+        INTERVAL_LEFT + (INTERVAL_RIGHT - INTERVAL_LEFT) / 4,
+        INTERVAL_LEFT + (INTERVAL_RIGHT - INTERVAL_LEFT) / 2,
     )
-    assert treatment.x_high == RIGHT
+    assert treatment.x_high == INTERVAL_RIGHT
     assert control.y < treatment.y < new.y
     assert (new.x, new.x_low, new.x_high) == (None, None, None)  # not defined: no bar
     assert charts["metric"].reference is None
@@ -95,7 +95,7 @@ def test_the_lift_chart_draws_no_change_and_percent_ticks():
     assert treatment.label == "treatment vs control" and treatment.series == 1
     assert [tick.label for tick in charts["lift"].ticks] == ["0", "+50 %", "+100 %", "+150 %"]
     assert charts["lift"].reference == INTERVAL_LEFT  # no change, at the axis' low end
-    assert treatment.x_high == RIGHT
+    assert treatment.x_high == INTERVAL_RIGHT
     assert new.x is None
     assert "preference" not in charts
 
@@ -213,8 +213,11 @@ def test_the_readout_page_shows_each_variant_its_interval_and_the_comparison(sta
     assert re.search(r'<th scope="row">treatment</th><td>control</td><td>\+200\.0 %</td>', page)
     assert "Sample ratio mismatch" not in page
     assert "Interleaving" not in page
-    assert re.findall(r'name="variant" value="(\w+)"><button type="submit">Ship \w+</button>', page) == ["treatment"]
+    assert re.findall(
+        r'name="variant" value="(\w+)"><button type="submit" class="button primary">Ship \w+</button>', page
+    ) == ["treatment"]
     assert "Stop feed-test</button>" in page
+    assert "a report counts -369, a hide -74" in page  # the weights set, as the guardrails' reason
 
 
 def test_a_skewed_split_raises_the_srm_alarm(staff):
