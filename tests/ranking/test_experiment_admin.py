@@ -57,6 +57,18 @@ def draft(name="feed-test", *variants: VariantSpec) -> Experiment:
     )
 
 
+def test_the_changelist_shows_each_experiments_variants_in_a_constant_number_of_queries(
+    staff, django_assert_max_num_queries
+):
+    for n in range(5):
+        draft(f"e{n}")
+
+    with django_assert_max_num_queries(8):
+        page = staff.get(CHANGELIST).content.decode()
+
+    assert page.count("control=latest:50, treatment=active:50") == 5
+
+
 def test_the_admin_drafts_an_experiment_with_its_variants(staff):
     version = model_version()
 

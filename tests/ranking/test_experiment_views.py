@@ -182,6 +182,16 @@ def test_the_list_shows_each_experiment_with_its_status_design_and_variants(staf
     assert "a (latest), b (active)" in page
 
 
+def test_the_list_reads_in_a_constant_number_of_queries(staff, django_assert_max_num_queries):
+    for n in range(5):
+        experiment_create(name=f"e{n}", variants=[VariantSpec("a", "latest", 10), VariantSpec("b", "active", 10)])
+
+    with django_assert_max_num_queries(6):  # session, user, experiments, their variants
+        page = body(staff.get("/ranking/experiments/"))
+
+    assert page.count("a (latest: 10 %), b (active: 10 %)") == 5
+
+
 def test_the_ranking_page_links_to_the_experiments(staff):
     assert 'href="/ranking/experiments/"' in body(staff.get("/ranking/"))
 
