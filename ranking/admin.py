@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils.html import format_html
 
 from ranking import registry
@@ -141,7 +142,6 @@ class VariantInline(admin.TabularInline):
     formset = VariantFormSet
     fields = ["order", "name", "ranker", "weight"]
     extra = 2
-    min_num = 0
 
     def has_add_permission(self, request, obj=None):
         return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_add_permission(request, obj)
@@ -187,6 +187,9 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return ["name", "description", "design", "salt", *self.readonly_fields]
+
+    def view_on_site(self, experiment):
+        return reverse("experiment", args=[experiment.name])  # its readout
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("variants")

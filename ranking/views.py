@@ -20,6 +20,7 @@ from ranking.registry import active_version
 
 PERIODS_DAYS = (7, 14, 30, 90)
 VERSIONS_SHOWN = 20
+READOUT_EARLIEST_DAY = date(1970, 1, 1)
 
 
 def _staff_only(request) -> None:
@@ -63,13 +64,20 @@ def experiments(request):
 
 
 def _day(request, key: str) -> date | None:
+    """A readout's first or last day. Bounded: no event is older than the
+    epoch or a year ahead, and the extreme days of the calendar overflow
+    when turned into times."""
     text = request.GET.get(key, "")
     if not text:
         return None
+    earliest, latest = READOUT_EARLIEST_DAY, timezone.localdate() + timedelta(days=366)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{key}: a day, as YYYY-MM-DD.") from None
+        day = None
+    if day is None or not earliest <= day <= latest:
+        raise BadRequest(f"{key}: a day from {earliest} to {latest}, as YYYY-MM-DD.")
+    return day
 
 
 @login_required

@@ -209,6 +209,7 @@ def test_once_started_an_experiment_is_read_only_and_kept(staff, stopped):
     assert "View experiment" in page
     assert set(re.findall(r'<input type="(\w+)" name=', page)) == {"hidden"}  # nothing to edit
     assert "control=latest:50" in page and "treatment=active:50" in page  # the variants, shown
+    assert 'href="/ranking/experiments/feed-test/"' in page  # "View on site": its readout
 
     staff.post(change, form(name="renamed", variants=(("control", "latest", 10), ("treatment", "active", 10))))
     assert staff.get(reverse("admin:ranking_experiment_delete", args=[experiment.pk])).status_code == 403

@@ -322,7 +322,14 @@ def test_an_unknown_experiment_is_a_404(staff):
 
 
 @pytest.mark.parametrize(
-    "query", [{"start": "yesterday"}, {"end": "2026-13-01"}, {"start": "2026-02-02", "end": "2026-02-01"}]
+    "query",
+    [
+        {"start": "yesterday"},
+        {"end": "2026-13-01"},
+        {"start": "2026-02-02", "end": "2026-02-01"},
+        {"end": "9999-12-31"},
+        {"start": "0001-01-01"},
+    ],
 )
 def test_bad_days_are_a_400(staff, query):
     running()
