@@ -133,6 +133,9 @@ class Comparison:
 class Interleaving:
     preference: stats.Ratio  # share of credited weighted engagement won by teams[1]
     teams: tuple[str, str]
+    # The weighted engagement credited to each team in all: a share means
+    # "won" only while their sum is positive.
+    credit: tuple[float, float]
 
     def as_dict(self) -> dict:
         return {
@@ -142,6 +145,7 @@ class Interleaving:
             "p_value": self.preference.p_value,
             "users": self.preference.users,
             "teams": list(self.teams),
+            "credit": list(self.credit),
         }
 
 
@@ -238,10 +242,13 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     team = ServedItem.objects.filter(
         feed_request_id=OuterRef("feed_request_id"), position=OuterRef("position")
     ).exclude(team="")
+    # Only what earns credit: impressions (most of the log) never do.
+    credit_kinds = Q(kind__in=ACTION_KINDS) | Q(kind=Kind.DWELL, dwell_ms__gte=settings.DWELL_LONG_MS)
     credited = (
-        log.filter(feed_request__experiment=experiment)
+        log.filter(credit_kinds, feed_request__experiment=experiment)
         .annotate(team=Subquery(team.values("team")[:1]))
-        .filter(team__in=teams)
+        # Grouped by team without filtering on it: a filter would run the
+        # subquery a second time per event. Rows of no team are dropped below.
         .values("user_id", "team")
         .annotate(**_counts(settings.DWELL_LONG_MS))
         .order_by()
@@ -249,7 +256,8 @@ def _interleaving(experiment: Experiment, log: QuerySet, users: list[int], teams
     credit = {(row["user_id"], row["team"]): _weighted(row, settings.ENGAGEMENT_WEIGHTS) for row in credited}
     first = np.array([credit.get((user_id, teams[0]), 0.0) for user_id in users])
     second = np.array([credit.get((user_id, teams[1]), 0.0) for user_id in users])
-    return Interleaving(stats.ratio_of_means(second, first + second, null=0.5), teams)
+    preference = stats.ratio_of_means(second, first + second, null=0.5)
+    return Interleaving(preference, teams, (float(first.sum()), float(second.sum())))
 
 
 def _exposure(experiment: Experiment, since: datetime, until: datetime) -> Exposure:
@@ -325,7 +333,7 @@ def _interleaved(experiment: Experiment, variants: list, exposure: Exposure, ass
     arm = _arms([INTERLEAVED], exposure, settings.ENGAGEMENT_WEIGHTS)[INTERLEAVED]
     teams = (variants[0].name, variants[1].name)
     if exposure.since is None:
-        preference = Interleaving(stats.ratio_of_means([], []), teams)
+        preference = Interleaving(stats.ratio_of_means([], []), teams, (0.0, 0.0))
     else:
         preference = _interleaving(
             experiment, _window_log(experiment, exposure.since, exposure.until), arm.users, teams

@@ -46,7 +46,7 @@ class Difference:
 
 @dataclass(frozen=True)
 class Lift:
-    """treatment mean / control mean - 1, by the delta method."""
+    """(treatment mean - control mean) / |control mean|, by the delta method."""
 
     lift: float | None
     ci_low: float | None
@@ -175,7 +175,10 @@ def relative_lift(
     control_pre: Sequence[float] | np.ndarray | None = None,
     confidence: float = 0.95,
 ) -> Lift:
-    """mean_t / mean_c - 1 with the delta method's variance,
+    """(mean_t - mean_c) / |mean_c|: mean_t / mean_c - 1 when the baseline
+    is positive, and still positive when the treatment is better when it is
+    negative (weighted engagement can be, with hides and reports weighing
+    -74 and -369). Its variance by the delta method,
     Var(mt / mc) ~ var_t / (n_t mc^2) + mt^2 var_c / (n_c mc^4) (the arms
     are independent), a normal interval and the two-sided p-value for a
     lift of 0. With pre-period values (same order as the users), on the
@@ -192,7 +195,7 @@ def relative_lift(
     mean_t, mean_c = t.mean(), c.mean()
     if mean_c == 0:
         return Lift(None, None, None, None, cuped)
-    lift = float(mean_t / mean_c - 1)
+    lift = float((mean_t - mean_c) / abs(mean_c))
     variance = t.var(ddof=1) / (len(t) * mean_c**2) + mean_t**2 * c.var(ddof=1) / (len(c) * mean_c**4)
     se = math.sqrt(variance)
     low, high = _normal_interval(lift, se, confidence)

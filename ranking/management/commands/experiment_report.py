@@ -77,6 +77,8 @@ def text(readout: dict) -> str:
             f"!!! SAMPLE RATIO MISMATCH (p = {srm['p_value']:.2g} < 0.001): the split of exposed users does not "
             "match the weights. The assignment or the logging is broken; do not trust any figure below. !!!"
         )
+    elif readout["interleaving"]:
+        out.append("SRM check: none (interleaving: everyone is in the one variant, both rankers in each list)")
     else:
         out.append(f"SRM check: p = {number(srm['p_value'], 4)}, no mismatch")
     out.append("")
@@ -128,6 +130,12 @@ def text(readout: dict) -> str:
             "",
             f"Interleaving: {second} won {number(i['preference'])} of the credited weighted engagement "
             f"(95% CI {interval(i['ci_low'], i['ci_high'])}, p = {number(i['p_value'], 4)} against 0.5; "
-            f"{i['users']} users; {first} won the rest)",
+            f"{i['users']} users; {first} won the rest; credit {first} {number(i['credit'][0])}, "
+            f"{second} {number(i['credit'][1])})",
         ]
+        if sum(i["credit"]) <= 0:
+            out.append(
+                "Warning: the credited weighted engagement adds up to zero or less (negative actions outweigh the "
+                "rest), so a share of it is no preference: compare the credits instead."
+            )
     return "\n".join(out) + "\n"

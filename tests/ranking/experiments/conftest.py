@@ -4,6 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from feed.models import ServedItem
+from ranking.experiments.assignment import INTERLEAVED
+from ranking.models import Experiment
 from tests.factories import UserFactory, tweet
 from tests.ranking.experiments.world import MAR_1, MAR_3, WEIGHTS, events, experiment_make, request
 
@@ -42,4 +45,36 @@ def ab_world(db):
     events(t2, target, "like")  # 1, no impression: not active
     events(t3, target, "impression", "report", "like", "like", "like")  # -100 + 3 = -97, active
     events(outsider, target, "impression", "reply", "report")  # never exposed in the window
+    return experiment
+
+
+@pytest.fixture
+def interleaved_world(db):
+    target = tweet(text="interleaved")
+    experiment = experiment_make(
+        name="interleave-test",
+        design=Experiment.Design.INTERLEAVE,
+        variants=(("chronological", "latest", 100), ("model", "active", 100)),
+    )
+    i1, i2, i3 = UserFactory.create_batch(3)
+    served = {}
+    for user, teams in [(i1, ["chronological", "model", "model"]), (i2, ["model", "chronological"]), (i3, ["model"])]:
+        feed_request = request(user, experiment, INTERLEAVED)
+        ServedItem.objects.bulk_create(
+            [
+                ServedItem(feed_request=feed_request, tweet=target, position=position, team=team)
+                for position, team in enumerate(teams)
+            ]
+        )
+        served[user] = feed_request
+
+    def on(user, position, *kinds):
+        events(user, target, *kinds, feed_request=served[user], position=position)
+
+    on(i1, 0, "impression", "like")  # chronological 1 (impressions earn nothing)
+    on(i1, 1, "reply")  # model 2
+    on(i1, 2, "dwell:15000", "dwell:2000")  # model 5
+    on(i2, 1, "retweet")  # chronological 3
+    on(i2, 0, "like", "hide")  # model 1 - 10
+    events(i3, target, "like")  # not from a feed request: nobody's credit
     return experiment

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from feed.models import Engagement
 from tests.factories import UserFactory
 from tests.ranking.experiments.world import experiment_make, request
 
@@ -93,3 +94,20 @@ def test_a_bad_date_on_the_command_line_is_one_line_and_exit_status_1():
 
     assert done.returncode == 1
     assert done.stderr.strip() == "CommandError: '2026-02-30' is not a date (YYYY-MM-DD)"
+
+
+@pytest.mark.django_db
+def test_the_table_of_an_interleaving_experiment(interleaved_world):
+    text = report("interleave-test")
+
+    assert "SRM check: none (interleaving" in text
+    assert "Interleaving: model won -1.000 of the credited weighted engagement" in text
+    assert "credit chronological 4.000, model -2.000" in text
+    assert "Warning" not in text
+
+
+@pytest.mark.django_db
+def test_the_table_warns_when_a_share_of_the_credit_means_nothing(interleaved_world):
+    Engagement.objects.filter(kind="like").delete()  # chronological 3, model -10: a negative total
+
+    assert "Warning: the credited weighted engagement adds up to zero or less" in report("interleave-test")

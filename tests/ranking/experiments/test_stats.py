@@ -71,6 +71,22 @@ def test_relative_lift_by_the_delta_method_step_by_step():
     assert lift.cuped is False
 
 
+def test_a_lift_over_a_negative_baseline_is_positive_when_the_treatment_is_better():
+    control = -CONTROL - 1  # mean -4.4375
+    treatment = control + 2.0  # better by 2
+
+    lift = stats.relative_lift(treatment, control)
+
+    assert lift.lift == pytest.approx(2.0 / abs(control.mean()))
+    # The delta method's variance does not depend on the baseline's sign.
+    mean_t, mean_c = treatment.mean(), control.mean()
+    se = math.sqrt(
+        treatment.var(ddof=1) / len(treatment) / mean_c**2 + mean_t**2 * control.var(ddof=1) / len(control) / mean_c**4
+    )
+    assert lift.ci_low == pytest.approx(lift.lift - Z_975 * se)
+    assert lift.ci_high == pytest.approx(lift.lift + Z_975 * se)
+
+
 def test_cuped_step_by_step():
     lift = stats.relative_lift(TREATMENT, CONTROL, treatment_pre=TREATMENT_PRE, control_pre=CONTROL_PRE)
 
