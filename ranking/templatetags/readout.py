@@ -24,3 +24,8 @@ def p_value(value) -> str:
     if value is None:
         return UNDEFINED
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@register.filter
+def total(values) -> float:
+    return sum(values)

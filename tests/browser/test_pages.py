@@ -6,12 +6,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
-from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start
-from ranking.registry import active_version, register, version_activate
+from ranking.registry import register, version_activate
 from ranking.spec import ATTRIBUTION_WINDOW, FEATURE_SPEC_VERSION
 from ranking.training.examples import training_examples
 from tests.browser.conftest import eventually, leave_by, screenshot
-from tests.factories import SuperUserFactory, UserFactory, exposed, follow, tweet
+from tests.factories import SuperUserFactory, UserFactory, follow, tweet
 from users.models import Follow
 
 pytestmark = pytest.mark.slow
@@ -230,30 +229,6 @@ def test_the_staff_ranking_page_shows_its_chart(page, log_in):
     expect(page.locator("svg[data-chart] polyline")).to_have_count(1)
     expect(page.get_by_text(version.name).first).to_be_visible()
     screenshot(page, "ranking")
-
-
-def test_the_staff_experiment_page_shows_its_readout_and_ships_a_variant(page, log_in):
-    log_in(SuperUserFactory())
-    version = register(artifact=b"x", metrics={}, feature_spec_version=FEATURE_SPEC_VERSION)
-    experiment = experiment_create(
-        name="feed-test", variants=[VariantSpec("control", "latest", 50), VariantSpec("treatment", version.name, 50)]
-    )
-    experiment_start(experiment=experiment)
-    exposed(experiment, "control", users=40, liking=10)
-    exposed(experiment, "treatment", users=10, liking=8)  # a skewed split, too
-
-    page.goto("/ranking/")
-    leave_by(page.get_by_role("link", name="Experiments"))
-    leave_by(page.get_by_role("link", name="feed-test"))
-
-    expect(page.get_by_role("alert")).to_contain_text("this readout cannot be trusted")
-    expect(page.locator('svg[data-chart="metric-chart"] circle.point')).to_have_count(2)
-    expect(page.locator('svg[data-chart="lift-chart"] line.interval')).to_have_count(1)
-    screenshot(page, "experiment")
-    leave_by(page.get_by_role("button", name="Ship treatment"))
-
-    expect(page.locator(".message.success")).to_contain_text(f"{version.name} is the active model")
-    assert active_version() == version
 
 
 def test_a_phone_width_screen_scrolls_only_down(page, log_in, alice):

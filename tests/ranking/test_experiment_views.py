@@ -1,17 +1,20 @@
 import re
+import uuid
 from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from feed.models import Engagement, FeedRequest, ServedItem
 from ranking.charts import INTERVAL_LEFT, INTERVAL_RIGHT, readout_charts
+from ranking.experiments.assignment import INTERLEAVED
 from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start, experiment_stop
 from ranking.experiments.winner import winning_variant
 from ranking.models import Experiment, ModelVersion
 from ranking.registry import active_version, register
 from ranking.spec import FEATURE_SPEC_VERSION
-from tests.factories import SuperUserFactory, UserFactory, exposed
+from tests.factories import SuperUserFactory, UserFactory, exposed, tweet
 from users.models import User
 
 URL = "/ranking/experiments/feed-test/"
@@ -242,13 +245,49 @@ def test_a_skewed_split_raises_the_srm_alarm(staff):
     assert "this readout cannot be trusted" in page
 
 
-def test_an_interleaving_shows_the_challengers_share(staff):
-    running(VariantSpec("incumbent", "latest", 100), VariantSpec("challenger", "active", 100), design="interleave")
+def interleaved(experiment, team: str, *kinds: str) -> None:
+    """A new user shown an interleaved list whose one item `team` picked,
+    and what they did with it."""
+    viewer, shown = UserFactory(), tweet(text="interleaved")
+    feed_request = FeedRequest.objects.create(
+        id=uuid.uuid4(), user=viewer, mode="ranked", experiment=experiment, variant=INTERLEAVED
+    )
+    ServedItem.objects.create(feed_request=feed_request, tweet=shown, position=0, team=team)
+    Engagement.objects.bulk_create(
+        Engagement(user=viewer, tweet=shown, kind=kind, feed_request=feed_request, position=0) for kind in kinds
+    )
+
+
+def test_an_interleaving_shows_the_challengers_share_and_each_teams_credit(staff, settings):
+    experiment = running(
+        VariantSpec("incumbent", "latest", 100), VariantSpec("challenger", "active", 100), design="interleave"
+    )
+    interleaved(experiment, "incumbent", "impression", "like")
+    interleaved(experiment, "challenger", "impression", "like", "retweet")
 
     page = body(staff.get(URL))
 
+    weights = settings.ENGAGEMENT_WEIGHTS
     assert '<h2 id="interleaving-title">Interleaving</h2>' in page
     assert "drafted by two teams, incumbent and challenger" in page
+    share = (weights["like"] + weights["retweet"]) / (2 * weights["like"] + weights["retweet"])
+    assert f"won by <strong>challenger</strong> (the challenger): <strong>{share:.3f}</strong>" in page
+    credit = f"incumbent {weights['like']:.1f}, challenger {weights['like'] + weights['retweet']:.1f}"
+    assert f"Credited weighted engagement in all: {credit}." in page
+    assert page.count('class="point"') == 2  # the interleaved arm's metric, the challenger's share
+    assert "adds up to zero or less" not in page
+
+
+def test_an_interleaving_whose_credit_is_negative_says_its_share_means_nothing(staff):
+    experiment = running(
+        VariantSpec("incumbent", "latest", 100), VariantSpec("challenger", "active", 100), design="interleave"
+    )
+    interleaved(experiment, "incumbent", "impression", "like")
+    interleaved(experiment, "challenger", "impression", "report")
+
+    page = body(staff.get(URL))
+
+    assert "The credited engagement adds up to zero or less" in page
 
 
 def test_a_draft_is_started_from_its_page(staff):
