@@ -198,8 +198,8 @@ def readout_charts(readout: dict) -> dict[str, IntervalChart]:
     """An experiment readout's (`as_dict()`) charts: each variant's metric
     with its interval, each comparison's relative lift over the baseline
     with its interval around no change, and an interleaving's preference
-    around one half (no preference). A chart is left out when it would have
-    no rows."""
+    around one half (no preference). A chart is left out when none of its
+    estimates is defined yet (nobody exposed, nothing credited)."""
     series = {variant["name"]: i for i, variant in enumerate(readout["variants"])}
     charts = {}
     if readout["variants"]:
@@ -250,4 +250,4 @@ def readout_charts(readout: dict) -> dict[str, IntervalChart]:
             ],
             reference=0.5,
         )
-    return charts
+    return {name: chart for name, chart in charts.items() if any(row.x is not None for row in chart.rows)}

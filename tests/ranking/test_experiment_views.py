@@ -130,6 +130,11 @@ def test_without_variants_or_comparisons_there_are_no_charts():
     assert readout_charts(READOUT | {"variants": [], "comparisons": []}) == {}
 
 
+def test_a_chart_with_no_estimate_defined_is_left_out():
+    undefined = {"variants": [READOUT["variants"][2]], "comparisons": [READOUT["comparisons"][1]]}
+    assert readout_charts(READOUT | undefined) == {}
+
+
 def test_the_winner_is_the_highest_significant_positive_lift_other_than_the_baseline():
     comparisons = [
         {"variant": "small", **lift(0.1, 0.05, 0.15, 0.001)},
@@ -292,7 +297,9 @@ def test_an_interleaving_whose_credit_is_negative_says_its_share_means_nothing(s
 
 def test_a_draft_is_started_from_its_page(staff):
     experiment_create(name="feed-test", variants=[VariantSpec("a", "latest", 50), VariantSpec("b", "active", 50)])
-    assert "Start feed-test</button>" in body(staff.get(URL))
+    page = body(staff.get(URL))
+    assert "Start feed-test</button>" in page
+    assert "Ship b</button>" not in page  # a draft has nothing to ship yet
 
     response = staff.post(URL + "start/", follow=True)
 
