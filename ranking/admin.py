@@ -1,11 +1,16 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils.html import format_html
 
 from ranking import registry
-from ranking.models import ModelVersion
+from ranking.experiments import lifecycle
+from ranking.experiments.winner import experiment_ship_winner
+from ranking.models import Experiment, ModelVersion, Variant
 
 
 def _metric(version: ModelVersion, *path: str):
@@ -109,3 +114,124 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return
         self.message_user(request, f"Rolled back: {restored.name} is active again.", messages.SUCCESS)
+
+
+class VariantFormSet(forms.BaseInlineFormSet):
+    """The variants, checked together with their experiment's design by the
+    lifecycle's own rules, so an experiment the command would refuse is
+    refused here too, before anything is written."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        kept.sort(key=lambda form: form.cleaned_data["order"])  # stable: ties keep the rows' order
+        specs = [
+            lifecycle.VariantSpec(form.cleaned_data["name"], form.cleaned_data["ranker"], form.cleaned_data["weight"])
+            for form in kept
+        ]
+        try:
+            lifecycle.variants_check(design=self.instance.design, variants=specs)
+        except lifecycle.ExperimentError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    formset = VariantFormSet
+    fields = ["order", "name", "ranker", "weight"]
+    extra = 2
+
+    def has_add_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_delete_permission(request, obj)
+
+
+class ExperimentForm(forms.ModelForm):
+    class Meta:
+        model = Experiment
+        fields = ["name", "description", "design", "salt"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "salt" in self.fields:  # not on a started experiment's read-only page
+            self.fields["salt"].required = False
+            self.fields["salt"].help_text += "; blank: the experiment's name"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("salt") and cleaned.get("name"):
+            cleaned["salt"] = cleaned["name"]
+        return cleaned
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Experiments: drafted here (or with experiment_start), then started,
+    stopped and shipped with the actions. Once started an experiment is the
+    record its feed requests and events point at: read-only, never deleted."""
+
+    form = ExperimentForm
+    inlines = [VariantInline]
+    list_display = ["name", "design", "status", "variants_shown", "started_at", "stopped_at"]
+    list_filter = ["status", "design"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["status", "created_at", "started_at", "stopped_at"]
+    actions = ["start", "stop", "ship"]
+
+    def get_fields(self, request, obj=None):
+        return ["name", "description", "design", "salt", *self.readonly_fields]
+
+    def view_on_site(self, experiment):
+        return reverse("experiment", args=[experiment.name])  # its readout
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("variants")
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="variants")
+    def variants_shown(self, experiment):
+        return ", ".join(str(variant) for variant in experiment.variants.all())
+
+    def _each(self, request, queryset, act, done: str) -> None:
+        for experiment in queryset:
+            try:
+                act(experiment=experiment)
+            except lifecycle.ExperimentError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, done.format(name=experiment.name), messages.SUCCESS)
+
+    @admin.action(description="Start the selected draft", permissions=["change"])
+    def start(self, request, queryset):
+        self._each(request, queryset, lifecycle.experiment_start, "Started {name}.")
+
+    @admin.action(description="Stop the selected experiments", permissions=["change"])
+    def stop(self, request, queryset):
+        self._each(request, queryset, lifecycle.experiment_stop, "Stopped {name}.")
+
+    @admin.action(description="Ship the winning variant of the selected experiment", permissions=["change"])
+    def ship(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one experiment to ship.", messages.ERROR)
+            return
+        experiment = queryset.get()
+        try:
+            variant, version = experiment_ship_winner(experiment=experiment)
+        except lifecycle.ExperimentError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Shipped {variant.name} of {experiment.name}: {version.name} is active.", messages.SUCCESS
+        )

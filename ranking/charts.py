@@ -102,3 +102,152 @@ def engagement_chart(report: EngagementReport) -> LineChart | None:
         name = row["variant"] or "no experiment"
         lines.setdefault(name, {})[date.fromisoformat(row["day"])] = row["weighted_engagement_per_user"]
     return line_chart(days=days, lines=lines)
+
+
+# The experiment page's interval charts: a row per estimate, its 95 %
+# confidence interval drawn as a bar across a shared value axis.
+INTERVAL_LEFT = 150  # room for the row labels
+INTERVAL_RIGHT = WIDTH - 40  # and for the last value label, centred on its tick
+INTERVAL_ROW = 36
+INTERVAL_AXIS = 28  # below the rows: the value labels
+INTERVAL_CAP = 7
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    label: str
+    series: int  # the colour: the variant's place in the experiment
+    y: float
+    value: float | None
+    low: float | None
+    high: float | None
+    x: float | None  # None: the estimate is not defined (no users yet)
+    x_low: float | None
+    x_high: float | None
+
+    # The short ticks closing the interval's bar.
+    @property
+    def cap_top(self) -> float:
+        return self.y - INTERVAL_CAP
+
+    @property
+    def cap_bottom(self) -> float:
+        return self.y + INTERVAL_CAP
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    rows: list[IntervalRow]
+    ticks: list[Tick]
+    reference: float | None  # where the reference value (no change) is drawn
+    height: int
+    width: int = WIDTH
+    left: int = INTERVAL_LEFT
+    right: int = INTERVAL_RIGHT
+    top: int = TOP
+    bottom: int = 0  # the rows' bottom edge, set from their number
+
+
+def interval_chart(
+    rows: list[tuple[str, int, dict]], *, reference: float | None = None, label=lambda value: f"{value:g}"
+) -> IntervalChart:
+    """Rows of (label, series, {estimate, low, high}) on one axis running
+    between round numbers around every interval (and `reference`, when
+    given). Undefined values leave a row's bar out."""
+    values = [
+        value for _, _, estimate in rows for value in estimate.values() if value is not None and math.isfinite(value)
+    ]
+    if reference is not None:
+        values.append(reference)
+    low, high = min(values, default=0.0), max(values, default=1.0)
+    step = _tick_step(high - low or abs(high) or 1.0)
+    low, high = math.floor(round(low / step, 9)) * step, math.ceil(round(high / step, 9)) * step
+    if high == low:
+        high += step
+    bottom = TOP + INTERVAL_ROW * len(rows)
+
+    def x(value: float | None) -> float | None:
+        if value is None or not math.isfinite(value):
+            return None
+        return INTERVAL_LEFT + (INTERVAL_RIGHT - INTERVAL_LEFT) * (value - low) / (high - low)
+
+    levels = [low + step * i for i in range(round((high - low) / step) + 1)]
+    return IntervalChart(
+        rows=[
+            IntervalRow(
+                label=name,
+                series=series,
+                y=TOP + INTERVAL_ROW * (i + 0.5),
+                value=estimate["estimate"],
+                low=estimate["low"],
+                high=estimate["high"],
+                x=x(estimate["estimate"]),
+                x_low=x(estimate["low"]),
+                x_high=x(estimate["high"]),
+            )
+            for i, (name, series, estimate) in enumerate(rows)
+        ],
+        ticks=[Tick(x(level), label(round(level, 9))) for level in levels],
+        reference=x(reference),
+        height=bottom + INTERVAL_AXIS,
+        bottom=bottom,
+    )
+
+
+def readout_charts(readout: dict) -> dict[str, IntervalChart]:
+    """An experiment readout's (`as_dict()`) charts: each variant's metric
+    with its interval, each comparison's relative lift over the baseline
+    with its interval around no change, and an interleaving's preference
+    around one half (no preference). A chart is left out when none of its
+    estimates is defined yet (nobody exposed, nothing credited)."""
+    series = {variant["name"]: i for i, variant in enumerate(readout["variants"])}
+    charts = {}
+    if readout["variants"]:
+        charts["metric"] = interval_chart(
+            [
+                (
+                    variant["name"],
+                    i,
+                    {
+                        "estimate": variant["metric"]["mean"],
+                        "low": variant["metric"]["ci_low"],
+                        "high": variant["metric"]["ci_high"],
+                    },
+                )
+                for i, variant in enumerate(readout["variants"])
+            ]
+        )
+    if readout["comparisons"]:
+        charts["lift"] = interval_chart(
+            [
+                (
+                    f"{comparison['variant']} vs {comparison['baseline']}",
+                    series.get(comparison["variant"], 0),
+                    {
+                        "estimate": comparison["lift"],
+                        "low": comparison["lift_ci_low"],
+                        "high": comparison["lift_ci_high"],
+                    },
+                )
+                for comparison in readout["comparisons"]
+            ],
+            reference=0.0,
+            label=lambda value: f"{value * 100:+g} %" if value else "0",
+        )
+    interleaving = readout.get("interleaving")
+    if interleaving:
+        charts["preference"] = interval_chart(
+            [
+                (
+                    interleaving["teams"][1],
+                    1,
+                    {
+                        "estimate": interleaving["preference"],
+                        "low": interleaving["ci_low"],
+                        "high": interleaving["ci_high"],
+                    },
+                )
+            ],
+            reference=0.5,
+        )
+    return {name: chart for name, chart in charts.items() if any(row.x is not None for row in chart.rows)}

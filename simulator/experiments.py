@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
-from ranking.experiments.readout import Readout, experiment_readout
 from scipy import stats as distributions
 
 from feed.models import FeedRequest
 from ranking.experiments import stats
 from ranking.experiments.assignment import running_experiment_forget
 from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start, experiment_stop
+from ranking.experiments.readout import Readout, experiment_readout
 from ranking.models import Experiment
 from ranking.training.train import train_ranker
 from simulator.comparison import ComparisonError
@@ -126,7 +126,10 @@ def experiment_evaluate(
         test_days=test_days,
         model=trained.version.name,
         true_effect={"latest": float(latest.mean()), "learned": float(learned.mean()), "lift": float(true_lift)},
-        ab={**comparison, "covers_true_lift": _between(true_lift, comparison["lift_ci_low"], comparison["lift_ci_high"])},
+        ab={
+            **comparison,
+            "covers_true_lift": _between(true_lift, comparison["lift_ci_low"], comparison["lift_ci_high"]),
+        },
         aa={
             "rounds": aa_rounds,
             "users": len(latest),

@@ -1,6 +1,9 @@
+import uuid
+
 import factory
 
 from feed import services as feed_services
+from feed.models import Engagement, FeedRequest
 from ranking.experiments.assignment import Arm, Assignment
 from ranking.models import Experiment
 from users import services as user_services
@@ -48,3 +51,29 @@ def assigned(variant="B"):
     the feed request or event it is given to says which variant it was)."""
     experiment = Experiment.objects.create(name=f"exp-{Experiment.objects.count()}", salt="test")
     return Assignment(experiment.pk, experiment.name, variant, (Arm(variant, "latest", 50),))
+
+
+def exposed(experiment, variant: str, *, users: int, liking: int = 0) -> list:
+    """`users` new users shown `experiment`'s `variant` (a feed request of
+    it and an impression each), the first `liking` of them liking what they
+    saw: the rows an experiment's readout reads."""
+    shown = tweet(text="in an experiment")
+    viewers = []
+    for n in range(users):
+        viewer = UserFactory()
+        feed_request = FeedRequest.objects.create(
+            id=uuid.uuid4(), user=viewer, mode="latest", experiment=experiment, variant=variant
+        )
+        Engagement.objects.create(
+            user=viewer,
+            tweet=shown,
+            kind="impression",
+            feed_request=feed_request,
+            position=0,
+            experiment=experiment,
+            variant=variant,
+        )
+        if n < liking:
+            feed_services.like_create(user=viewer, tweet=shown)
+        viewers.append(viewer)
+    return viewers

@@ -60,7 +60,9 @@ def ranker_check(ranker: str, *, extra_rankers: Sequence[str] = ()) -> None:
         )
 
 
-def _variants_check(design: str, variants: Sequence[VariantSpec], extra_rankers: Sequence[str]) -> None:
+def variants_check(*, design: str, variants: Sequence[VariantSpec], extra_rankers: Sequence[str] = ()) -> None:
+    """Refuse variants no experiment of `design` could run with (the first
+    is the baseline). The command and the admin both check through here."""
     if design == Experiment.Design.INTERLEAVE:
         if len(variants) != 2 or variants[0].ranker == variants[1].ranker:
             raise ExperimentError("Interleaving takes two different rankers.")
@@ -96,7 +98,7 @@ def experiment_create(
         raise ExperimentError(f"Experiment name {name!r}: letters, digits, - and _, at most 64.")
     if Experiment.objects.filter(name=name).exists():
         raise ExperimentError(f"An experiment named {name} exists already.")
-    _variants_check(design, variants, extra_rankers)
+    variants_check(design=design, variants=variants, extra_rankers=extra_rankers)
     experiment = Experiment.objects.create(name=name, design=design, salt=salt or name, description=description)
     Variant.objects.bulk_create(
         [

@@ -5,7 +5,8 @@ script or style, so a page that needed one would be reported here."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import SuperUserFactory, UserFactory, follow, tweet
+from ranking.experiments.lifecycle import VariantSpec, experiment_create, experiment_start
+from tests.factories import SuperUserFactory, UserFactory, exposed, follow, tweet
 
 pytestmark = pytest.mark.slow
 
@@ -19,11 +20,14 @@ LOGGED_IN_PAGES = [
     "/u/alice/followers/",
     "/hashtag/news/",
     "/ranking/",
+    "/ranking/experiments/",
+    "/ranking/experiments/feed-test/",
     "/api/docs/",
     "/admin/",
     "/admin/feed/tweet/",
     "/admin/feed/tweet/{tweet}/change/",
     "/admin/users/user/add/",
+    "/admin/ranking/experiment/add/",
 ]
 
 
@@ -53,6 +57,12 @@ def test_every_page_has_the_policy_and_breaks_none_of_it(page, log_in, violation
         assert "unsafe-inline" not in policy
     admin = log_in(SuperUserFactory())
     follow(admin, alice)
+    experiment = experiment_create(
+        name="feed-test", variants=[VariantSpec("control", "latest", 50), VariantSpec("treatment", "active", 50)]
+    )
+    experiment_start(experiment=experiment)
+    exposed(experiment, "control", users=30, liking=5)
+    exposed(experiment, "treatment", users=5, liking=5)  # the SRM banner too
 
     for path in LOGGED_IN_PAGES:
         response = page.goto(path.format(tweet=posted.pk))
