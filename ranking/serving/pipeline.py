@@ -161,9 +161,13 @@ def feed_rank(*, user_id: int, at: datetime, model: LoadedModel, timings: dict |
     clock.lap("heuristics")
     telemetry.feed_build_observe(stages=clock.laps, candidates=len(inputs.candidates))
     return RankedFeed(
-        user_id, model.name, inputs.at, [*inputs.pinned, *items], feature_spec=FEATURE_SPEC_FINGERPRINT,
+        user_id,
+        model.name,
+        inputs.at,
+        [*inputs.pinned, *items],
+        feature_spec=FEATURE_SPEC_FINGERPRINT,
         features=features,
-    )  # fmt: skip
+    )
 
 
 class RankerUnavailable(Exception):
@@ -196,7 +200,7 @@ def _build_seed(*, user_id: int, at: datetime) -> list[int]:
     return [user_id, int(at.timestamp() * 1000)]
 
 
-def experiment_feed_rank(*, user_id: int, at: datetime, assignment: Assignment) -> RankedFeed:
+def experiment_feed_rank(*, user_id: int, at: datetime | None, assignment: Assignment) -> RankedFeed:
     """`user_id`'s list for their variant: ranked by the variant's model, or,
     interleaved, drafted from its two teams' rankings (each item credited to
     the team that picked it). Raises RankerUnavailable, before any work,
@@ -204,7 +208,8 @@ def experiment_feed_rank(*, user_id: int, at: datetime, assignment: Assignment) 
     clock = Stopwatch({})
     rankers = [team.ranker for team in assignment.teams]
     models = {ranker: None if ranker == LATEST else _model_of(ranker) for ranker in rankers}
-    inputs = build_inputs(user_id=user_id, at=as_of(at), clock=clock)
+    # As of now once the models are at hand (None: now): loading one may take a while.
+    inputs = build_inputs(user_id=user_id, at=as_of(at or timezone.now()), clock=clock)
     rankings = [_ranking_by(inputs=inputs, ranker=r, model=models[r], clock=clock) for r in rankers]
     if not assignment.interleaved:
         picks = [(tweet_id, rankings[0].scores[tweet_id], "") for tweet_id in rankings[0].tweet_ids]
@@ -224,19 +229,24 @@ def experiment_feed_rank(*, user_id: int, at: datetime, assignment: Assignment) 
     # ServedItem.model_version holds 64 characters; version names are short ("v12").
     model_version = "+".join(ranking.ranker for ranking in rankings)[:64]
     return RankedFeed(
-        user_id, model_version, inputs.at, [*inputs.pinned, *items], feature_spec=FEATURE_SPEC_FINGERPRINT,
-        arm=assignment.key, features=features,
-    )  # fmt: skip
+        user_id,
+        model_version,
+        inputs.at,
+        [*inputs.pinned, *items],
+        feature_spec=FEATURE_SPEC_FINGERPRINT,
+        arm=assignment.key,
+        features=features,
+    )
 
 
-def _default_feed_build(*, user_id: int, at: datetime) -> RankedFeed | None:
+def _default_feed_build(*, user_id: int, at: datetime | None) -> RankedFeed | None:
     try:
         model = active_model()
         if model is None:
             logger.warning("No ranking model can be used: user %s keeps the chronological feed", user_id)
             ranking_unavailable_mark(reason="no ranking model can be loaded")
             return None
-        return feed_rank(user_id=user_id, at=at, model=model)
+        return feed_rank(user_id=user_id, at=at or timezone.now(), model=model)
     except IncompatibleModelError:
         # Trained on other features than the ones served now: the next
         # training replaces it; until then, the chronological feed.
@@ -258,7 +268,6 @@ def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None
       logged, counted, and that ranker marked unavailable, so that the
       variant's users read the chronological feed meanwhile (still tagged
       with their variant), never a list ranked by another model."""
-    at = at or timezone.now()
     assignment = assignment_for(user_id=user_id)
     if assignment is None:
         feed = _default_feed_build(user_id=user_id, at=at)
@@ -270,8 +279,11 @@ def feed_build(*, user_id: int, at: datetime | None = None) -> RankedFeed | None
         except RankerUnavailable as unavailable:
             logger.warning(
                 "Experiment %s, variant %s: ranker %s cannot serve (%s): its users read the chronological feed",
-                assignment.experiment, assignment.variant, unavailable.ranker, unavailable.reason,
-            )  # fmt: skip
+                assignment.experiment,
+                assignment.variant,
+                unavailable.ranker,
+                unavailable.reason,
+            )
             telemetry.experiment_fallback_observe(experiment=assignment.experiment, variant=assignment.variant)
             ranking_unavailable_mark(reason=unavailable.reason, ranker=unavailable.ranker)
             feed = None
