@@ -147,6 +147,22 @@ def test_the_winner_is_the_highest_significant_positive_lift_other_than_the_base
     assert winning_variant(READOUT | {"comparisons": [{"variant": "x", **lift(None, None, None, None)}]}) is None
 
 
+@pytest.mark.parametrize(
+    ("guardrail", "guardrail_lift", "winner"),
+    [
+        ("reports", lift(0.8, 0.2, 1.4, 0.01), "small"),  # more reports: "big" is no winner
+        ("long_dwells", lift(-0.2, -0.3, -0.1, 0.001), "small"),  # fewer long dwells: "big" is no winner either
+        ("hides", lift(0.8, -0.2, 1.8, 0.3), "big"),  # noise: no harm shown
+    ],
+)
+def test_a_winner_worsens_no_guardrail_significantly(guardrail, guardrail_lift, winner):
+    comparisons = [
+        {"variant": "small", **lift(0.1, 0.05, 0.15, 0.001)},
+        {"variant": "big", **lift(0.3, 0.1, 0.5, 0.01), "guardrails": {guardrail: guardrail_lift}},
+    ]
+    assert winning_variant(READOUT | {"comparisons": comparisons}) == winner
+
+
 @pytest.mark.parametrize(("ci_low", "p_value", "winner"), [(0.52, 0.01, "challenger"), (0.45, 0.3, None)])
 def test_an_interleaving_is_won_by_the_challenger_when_its_share_is_significantly_over_a_half(ci_low, p_value, winner):
     interleaving = {"preference": 0.6, "ci_low": ci_low, "ci_high": 0.7, "p_value": p_value, "users": 100}
