@@ -246,6 +246,7 @@ def test_the_readout_page_shows_each_variant_its_interval_and_the_comparison(sta
     assert page.count('class="interval"') == 3
     assert re.search(r'<th scope="row">treatment</th><td>control</td><td>\+200\.0 %</td>', page)
     assert "Sample ratio mismatch" not in page
+    assert "Sample ratio check: exposed users per variant match the weights (chi-square test, p 1" in page
     assert "Interleaving" not in page
     assert re.findall(
         r'name="variant" value="(\w+)"><button type="submit" class="button primary">Ship \w+</button>', page
@@ -264,6 +265,7 @@ def test_a_skewed_split_raises_the_srm_alarm(staff):
     assert '<div class="alarm" role="alert" data-srm>' in page
     assert "the split between the variants is off" in page
     assert "this readout cannot be trusted" in page
+    assert "Sample ratio check" not in page
 
 
 def interleaved(experiment, team: str, *kinds: str) -> None:
