@@ -1,31 +1,25 @@
 import json
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ranking.management.days import parse_day
 from ranking.metrics import GROUPINGS, engagement_report
 
 COLUMNS = ["active_users", "weighted_engagement_per_user", "negative_actions_per_user", "dwell_s_per_user"]
 COUNTED = ["impression", "like", "reply", "retweet", "hide", "report", "dwell"]
 
 
-def parse_day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-
-
 class Command(BaseCommand):
     help = "Weighted engagement per active user, per day and over the period, from the engagement log."
 
     def add_arguments(self, parser):
-        parser.add_argument("--start", required=True, type=parse_day, help="first day, YYYY-MM-DD")
-        parser.add_argument("--end", required=True, type=parse_day, help="last day (inclusive), YYYY-MM-DD")
+        parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+        parser.add_argument("--end", required=True, help="last day (inclusive), YYYY-MM-DD")
         parser.add_argument("--by", choices=GROUPINGS, help="also group by experiment variant or model version")
         parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     def handle(self, *, start, end, by, json: bool, **options):
+        start, end = parse_day(start), parse_day(end)
         if end < start:
             raise CommandError("--end is before --start")
         report = engagement_report(start=start, end=end, by=by)

@@ -1,21 +1,10 @@
 import json
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from ranking.experiments.readout import GUARDRAILS, experiment_readout
+from ranking.management.days import parse_day
 from ranking.models import Experiment
-
-
-def parse_day(value: str | None) -> date | None:
-    # Parsed here rather than as an argparse type: a CommandError raised while
-    # argparse reads the command line escapes manage.py as a traceback.
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 class Command(BaseCommand):

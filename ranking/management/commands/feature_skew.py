@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ranking.management.commands.train_ranker import day_start, parse_day
+from ranking.management.days import day_start, parse_day
 
 
 class Command(BaseCommand):
@@ -14,12 +14,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--sample", type=int, default=1000, help="served items to compare (default 1000)")
-        parser.add_argument("--since", type=parse_day, help="only lists built on this day or later, YYYY-MM-DD")
+        parser.add_argument("--since", help="only lists built on this day or later, YYYY-MM-DD")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *, sample, since, json: bool, **options):
         from ranking.training.skew import feature_skew
 
+        since = parse_day(since)
         if sample < 1:
             raise CommandError("--sample must be at least 1")
         report = feature_skew(sample=sample, since=day_start(since) if since else None)

@@ -1,22 +1,11 @@
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from ranking.management.days import day_start, parse_day
 from ranking.spec import HEADS
 
 COLUMNS = ("roc_auc", "pr_auc", "rce", "mean_predicted", "observed_rate", "positives")
-
-
-def parse_day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
 class Command(BaseCommand):
@@ -26,16 +15,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", type=parse_day, help="first day of impressions to use, YYYY-MM-DD")
-        parser.add_argument(
-            "--until", type=parse_day, help="last day (inclusive), YYYY-MM-DD; never later than an hour ago"
-        )
+        parser.add_argument("--since", help="first day of impressions to use, YYYY-MM-DD")
+        parser.add_argument("--until", help="last day (inclusive), YYYY-MM-DD; never later than an hour ago")
         parser.add_argument("--activate", action="store_true", help="activate the new version whatever its metrics")
         parser.add_argument("--epochs", type=int, help="passes over the training impressions")
 
     def handle(self, *, since, until, activate, epochs, **options):
         from ranking.training.train import DEFAULT_EPOCHS, TrainingError, train_ranker
 
+        since, until = parse_day(since), parse_day(until)
         if since and until and until < since:
             raise CommandError("--until is before --since")
         try:
