@@ -60,7 +60,7 @@ MODEL_LOAD_FAILURES = Counter(
     ["version"],
 )
 EXPERIMENT_FALLBACKS = Counter(
-    "ranking_experiment_fallback",
+    "ranked_feed_experiment_fallbacks",
     "Feed builds for an experiment's variant whose ranker could not serve (its model version missing, retired or "
     "unloadable): the variant's users get the chronological feed meanwhile.",
     ["experiment", "variant"],

@@ -64,7 +64,7 @@ def user_in(variant: str, *, tweets: int = 4):
 
 def fallbacks(experiment: Experiment, variant: str) -> float:
     labels = {"experiment": experiment.name, "variant": variant}
-    return REGISTRY.get_sample_value("ranking_experiment_fallback_total", labels) or 0
+    return REGISTRY.get_sample_value("ranked_feed_experiment_fallbacks_total", labels) or 0
 
 
 def load_failures(version: str) -> float:
