@@ -1,21 +1,29 @@
 """Online experiments checked against the synthetic world's ground truth.
 
 The world lives `train_days` on the chronological feed and a model trains on
-that log, as in simulator/comparison.py. Then the same people live the same
-held-out days four times, each from the same starting point (a savepoint
-rolled back after it), each time through the product's own experiment
-machinery (assignment, tagged feed requests and events, the readout):
+that log, as in simulator/comparison.py ("learned"); a second model trains
+on its last days only ("challenger": a close rival, as a new model usually
+is). Then the same people live the same held-out days several times, each
+from the same starting point (a savepoint rolled back after it), each time
+through the product's own experiment machinery (assignment, tagged feed
+requests and events, the readout):
 
-- everyone on `latest` and everyone on the learned model (two A/A tests of
-  one ranker each): the true effect of the model, over the same people;
-- split 50/50 between the two: the A/B readout a data scientist would get,
-  whose interval should cover the true effect;
-- team-draft interleaving of the two, for everyone.
+- everyone on `latest`, everyone on the learned model, everyone on the
+  challenger (A/B tests whose two arms rank alike): each ranker's true
+  value over the same people, hence the true effects;
+- split 50/50 between `latest` and the learned model: the A/B readout a data
+  scientist would get, whose interval should cover the true effect;
+- team-draft interleaving of `latest` and the learned model, and of the
+  learned model and the challenger, for everyone.
 
-The A/A false-positive rate comes from re-randomising the everyone-on-latest
-users into two halves many times; the users each method needs for 95 %
-power, from the per-user values of the runs. Everything happens in one
-transaction rolled back at the end: the database is left as it was found.
+All lives split users with one salt, so each user's value can be compared
+across lives: how much the A/B test's arms moved away from their
+everyone-on-one-ranker values is the interference between them (people see
+each other's retweets and replies). The A/A false-positive rate comes from
+re-randomising the everyone-on-latest users into two halves many times;
+the users each method needs for 95 % power, from the per-user values of the
+runs. Everything happens in one transaction rolled back at the end: the
+database is left as it was found.
 """
 
 from dataclasses import asdict, dataclass
@@ -38,14 +46,23 @@ from simulator.models import World
 from simulator.simulation import ORACLE, midnight, simulate
 
 AB, INTERLEAVE = Experiment.Design.AB, Experiment.Design.INTERLEAVE
-# The four lives of the held-out days: (experiment, design, variants).
-LIVES = {
-    "everyone-latest": (AB, [VariantSpec("a", "latest", 50), VariantSpec("b", "latest", 50)]),
-    "everyone-learned": (AB, [VariantSpec("a", "active", 50), VariantSpec("b", "active", 50)]),
-    "latest-vs-learned": (AB, [VariantSpec("control", "latest", 50), VariantSpec("treatment", "active", 50)]),
-    "interleaved": (INTERLEAVE, [VariantSpec("latest", "latest", 100), VariantSpec("active", "active", 100)]),
-}
 POWER, ALPHA = 0.95, 0.05
+CHALLENGER = "challenger"  # the challenger's team in interleaving
+
+
+def _lives(challenger: str) -> dict[str, tuple[str, list[VariantSpec]]]:
+    """The held-out days' lives: experiment name -> (design, variants)."""
+    return {
+        "everyone-latest": (AB, [VariantSpec("a", "latest", 50), VariantSpec("b", "latest", 50)]),
+        "everyone-learned": (AB, [VariantSpec("a", "active", 50), VariantSpec("b", "active", 50)]),
+        "everyone-challenger": (AB, [VariantSpec("a", challenger, 50), VariantSpec("b", challenger, 50)]),
+        "latest-vs-learned": (AB, [VariantSpec("control", "latest", 50), VariantSpec("treatment", "active", 50)]),
+        "interleaved": (INTERLEAVE, [VariantSpec("latest", "latest", 100), VariantSpec("active", "active", 100)]),
+        "learned-vs-challenger-interleaved": (
+            INTERLEAVE,
+            [VariantSpec("active", "active", 100), VariantSpec(CHALLENGER, challenger, 100)],
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -54,12 +71,13 @@ class ExperimentEvaluation:
     users: int
     train_days: int
     test_days: int
-    model: str
-    true_effect: dict  # each ranker's mean per exposed user with everyone on it, and the lift
+    models: dict  # learned and challenger: their version names
+    true_effect: dict  # each ranker's mean per exposed user with everyone on it, and the learned model's lift
     ab: dict  # the A/B readout's comparison, and whether its interval covers the true lift
+    interference: dict  # how far each A/B arm moved from its users' everyone-on-one-ranker values
     aa: dict  # the A/A false-positive rate over re-randomisations, and its binomial bounds
-    interleaving: dict  # the interleaving readout
-    users_needed: dict  # for 95 % power: the A/B metric, interleaving, and their ratio
+    interleaving: dict  # the two interleaving readouts
+    users_needed: dict  # for 95 % power: A/B and interleaving, for each pair of rankers
     readouts: dict  # experiment -> its whole readout
 
     def as_dict(self) -> dict:
@@ -71,12 +89,22 @@ def _between(value: float, low: float | None, high: float | None) -> bool | None
 
 
 def _pooled(readout: Readout) -> np.ndarray:
-    """Every exposed user's metric, whatever their (identical) arm."""
+    """Every exposed user's metric, whatever their (like-ranked) arm."""
     return np.concatenate([arm.metric for arm in readout.arms.values()])
 
 
-def _held_out(*, name: str, seed: int, users: int, days: int) -> Readout:
-    design, variants = LIVES[name]
+def _lift(treatment: float, control: float) -> float:
+    """As the readout measures lifts: relative to the baseline's size."""
+    return float((treatment - control) / abs(control))
+
+
+def _moved(arm_in_ab, alone: Readout, arm_alone: str) -> float:
+    """The relative change of an A/B arm's mean from the same users' mean
+    with everyone on its ranker (the same salt put them in `arm_alone`)."""
+    return _lift(float(arm_in_ab.metric.mean()), float(alone.arms[arm_alone].metric.mean()))
+
+
+def _held_out(*, name: str, design: str, variants: list[VariantSpec], seed: int, users: int, days: int) -> Readout:
     experiment = experiment_create(
         name=name, design=design, variants=variants, salt=f"seed-{seed}", extra_rankers=(ORACLE,)
     )
@@ -93,58 +121,96 @@ def experiment_evaluate(
 ) -> ExperimentEvaluation:
     if World.objects.exists():
         raise ComparisonError("This database holds a simulated world already: evaluate on an empty one.")
+    if train_days < 2:
+        raise ComparisonError("Train on 2 days at least: the challenger learns from the later half of them.")
     start = start or midnight(timezone.now()) - timedelta(days=train_days + test_days)
     readouts = {}
     with transaction.atomic():
         simulate(users=users, days=train_days, seed=seed, mode=FeedRequest.Mode.LATEST, start=start)
-        trained = train_ranker(activate=True)
-        for name in LIVES:
+        learned = train_ranker(activate=True).version
+        challenger = train_ranker(since=start + timedelta(days=train_days - train_days // 2)).version
+        for name, (design, variants) in _lives(challenger.name).items():
             savepoint = transaction.savepoint()
             try:
-                readouts[name] = _held_out(name=name, seed=seed, users=users, days=test_days)
+                readouts[name] = _held_out(
+                    name=name, design=design, variants=variants, seed=seed, users=users, days=test_days
+                )
             finally:
                 transaction.savepoint_rollback(savepoint)
                 # The cache said which experiment runs: none does any more.
                 running_experiment_forget()
         transaction.set_rollback(True)  # leave the database as it was
 
-    latest, learned = _pooled(readouts["everyone-latest"]), _pooled(readouts["everyone-learned"])
-    # As the readout's lift: relative to the baseline's size, whatever its sign.
-    true_lift = float((learned.mean() - latest.mean()) / abs(latest.mean()))
-    comparison = readouts["latest-vs-learned"].as_dict()["comparisons"][0]
-    aa = stats.aa_false_positive_rate(latest, rounds=aa_rounds, seed=seed, alpha=ALPHA)
-    low, high = distributions.binom.interval(0.95, aa_rounds, ALPHA)
-    interleaving = readouts["interleaved"].interleaving
-    ab_users = stats.users_needed_ab(latest, learned, power=POWER, alpha=ALPHA)
-    interleaving_users = stats.users_needed_interleaving(
-        interleaving.first_credit, interleaving.second_credit, power=POWER, alpha=ALPHA
+    latest, learned_values, challenger_values = (
+        _pooled(readouts[f"everyone-{ranker}"]) for ranker in ("latest", "learned", "challenger")
     )
+    true_lift = _lift(learned_values.mean(), latest.mean())
+    ab_readout = readouts["latest-vs-learned"]
+    comparison = ab_readout.as_dict()["comparisons"][0]
+    control, treatment = ab_readout.arms["control"], ab_readout.arms["treatment"]
+    aa = stats.aa_false_positive_rate(latest, rounds=aa_rounds, seed=seed, alpha=ALPHA)
+    low, high = (bound / aa_rounds for bound in distributions.binom.interval(0.95, aa_rounds, ALPHA))
+    interleaved = {name: readouts[name].interleaving for name in ("interleaved", "learned-vs-challenger-interleaved")}
     return ExperimentEvaluation(
         seed=seed,
         users=users,
         train_days=train_days,
         test_days=test_days,
-        model=trained.version.name,
-        true_effect={"latest": float(latest.mean()), "learned": float(learned.mean()), "lift": float(true_lift)},
-        ab={
-            **comparison,
-            "covers_true_lift": _between(true_lift, comparison["lift_ci_low"], comparison["lift_ci_high"]),
+        models={"learned": learned.name, "challenger": challenger.name},
+        true_effect={
+            "latest": float(latest.mean()),
+            "learned": float(learned_values.mean()),
+            "challenger": float(challenger_values.mean()),
+            "lift": true_lift,
+            "challenger_lift_over_learned": _lift(challenger_values.mean(), learned_values.mean()),
+        },
+        ab={**comparison, "true_lift": true_lift, "covers_true_lift": _between(true_lift, *_interval(comparison))},
+        interference={
+            "control_moved": _moved(control, readouts["everyone-latest"], "a"),
+            "treatment_moved": _moved(treatment, readouts["everyone-learned"], "b"),
         },
         aa={
             "rounds": aa_rounds,
             "users": len(latest),
             "false_positive_rate": aa.false_positive_rate,
             "expected": ALPHA,
-            "bounds_95": [low / aa_rounds, high / aa_rounds],
-            "within_bounds": _between(aa.false_positive_rate, low / aa_rounds, high / aa_rounds),
+            "bounds_95": [low, high],
+            "within_bounds": _between(aa.false_positive_rate, low, high),
         },
-        interleaving=interleaving.as_dict(),
+        interleaving={name: preference.as_dict() for name, preference in interleaved.items()},
         users_needed={
             "power": POWER,
             "alpha": ALPHA,
-            "ab": ab_users,
-            "interleaving": interleaving_users,
-            "ratio": ab_users / interleaving_users if ab_users and interleaving_users else None,
+            "latest_vs_learned": _users_needed(
+                ab_true=(latest, learned_values),
+                ab_observed=(control.metric, treatment.metric),
+                interleaving=interleaved["interleaved"],
+            ),
+            "learned_vs_challenger": _users_needed(
+                ab_true=(learned_values, challenger_values),
+                ab_observed=None,
+                interleaving=interleaved["learned-vs-challenger-interleaved"],
+            ),
         },
         readouts={name: readout.as_dict() for name, readout in readouts.items()},
     )
+
+
+def _interval(comparison: dict) -> tuple[float | None, float | None]:
+    return comparison["lift_ci_low"], comparison["lift_ci_high"]
+
+
+def _users_needed(*, ab_true, ab_observed, interleaving) -> dict:
+    """Users for 95 % power: an A/B test of the true difference (everyone on
+    each ranker; and of the difference its own run observed, when there was
+    one), and interleaving of its run's preference."""
+    ab = stats.users_needed_ab(*ab_true, power=POWER, alpha=ALPHA)
+    needed = {
+        "ab": ab,
+        "ab_observed": stats.users_needed_ab(*ab_observed, power=POWER, alpha=ALPHA) if ab_observed else None,
+        "interleaving": stats.users_needed_interleaving(
+            interleaving.first_credit, interleaving.second_credit, power=POWER, alpha=ALPHA
+        ),
+    }
+    needed["ab_over_interleaving"] = ab / needed["interleaving"] if ab and needed["interleaving"] else None
+    return needed

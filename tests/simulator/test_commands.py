@@ -104,17 +104,22 @@ def test_evaluate_experiment_reads_out_an_ab_test_beside_the_truth_and_leaves_th
     true = report["true_effect"]
     assert true["lift"] == pytest.approx((true["learned"] - true["latest"]) / abs(true["latest"]))
     ab = report["ab"]
-    assert (ab["variant"], ab["baseline"]) == ("treatment", "control")
+    assert (ab["variant"], ab["baseline"], ab["true_lift"]) == ("treatment", "control", true["lift"])
     assert ab["covers_true_lift"] == (ab["lift_ci_low"] <= true["lift"] <= ab["lift_ci_high"])
     assert 0 <= report["aa"]["false_positive_rate"] <= 1 and report["aa"]["rounds"] == 200
-    assert report["interleaving"]["teams"] == ["latest", "active"]
-    assert set(report["readouts"]) == {"everyone-latest", "everyone-learned", "latest-vs-learned", "interleaved"}
-    # Everyone on one ranker: both halves of the same people, the same ranker.
+    assert report["interleaving"]["interleaved"]["teams"] == ["latest", "active"]
+    assert report["interleaving"]["learned-vs-challenger-interleaved"]["teams"] == ["active", "challenger"]
+    assert set(report["users_needed"]) == {"power", "alpha", "latest_vs_learned", "learned_vs_challenger"}
+    assert report["models"]["learned"] != report["models"]["challenger"]
+    # All lives split the same people with one salt: the arms hold the same users.
     everyone = report["readouts"]["everyone-latest"]["variants"]
-    assert sum(v["exposed"] for v in everyone) == sum(
-        v["exposed"] for v in report["readouts"]["latest-vs-learned"]["variants"]
+    split = report["readouts"]["latest-vs-learned"]["variants"]
+    assert [v["exposed"] for v in everyone] == [v["exposed"] for v in split]
+    control = report["readouts"]["latest-vs-learned"]["variants"][0]["metric"]["mean"]
+    assert report["interference"]["control_moved"] == pytest.approx(
+        (control - everyone[0]["metric"]["mean"]) / abs(everyone[0]["metric"]["mean"])
     )
     assert not World.objects.exists() and not ModelVersion.objects.exists() and not Experiment.objects.exists()
 
     call_command("evaluate_experiment", *args)
-    assert "Users for 95 % power" in capsys.readouterr().out
+    assert "users for 95 % power" in capsys.readouterr().out

@@ -31,20 +31,41 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(to_json(result.as_dict()))
             return
-        true, ab, aa = result.true_effect, result.ab, result.aa
-        needed, interleaving = result.users_needed, result.interleaving
-        self.stdout.write(
-            f"World seed {seed}: {users} people, model {result.model} trained on {train_days} days, "
-            f"{test_days} held-out days lived four times.\n"
-            f"True effect (everyone on each): latest {true['latest']:.3f}, learned {true['learned']:.3f} "
-            f"weighted engagement per exposed user: lift {true['lift']:+.1%}.\n"
-            f"A/B 50/50: lift {ab['lift']:+.1%} [{ab['lift_ci_low']:+.1%}, {ab['lift_ci_high']:+.1%}], "
-            f"p {ab['p_value']:.2g}, CUPED {'yes' if ab['cuped'] else 'no'}: "
-            f"{'covers' if ab['covers_true_lift'] else 'MISSES'} the true lift.\n"
+        true, ab, aa, moved = result.true_effect, result.ab, result.aa, result.interference
+        needed = result.users_needed
+        lines = [
+            f"World seed {seed}: {users} people, models {result.models['learned']} (learned, {train_days} days) and "
+            f"{result.models['challenger']} (challenger, the later half), held-out days ({test_days}) lived "
+            f"{len(result.readouts)} times.",
+            f"True values (everyone on each, weighted engagement per exposed user): latest {true['latest']:.3f}, "
+            f"learned {true['learned']:.3f}, challenger {true['challenger']:.3f}; learned over latest "
+            f"{true['lift']:+.1%}.",
+            f"A/B 50/50 latest vs learned: lift {_percent(ab['lift'])} [{_percent(ab['lift_ci_low'])}, "
+            f"{_percent(ab['lift_ci_high'])}], p {_number(ab['p_value'])}, CUPED {'yes' if ab['cuped'] else 'no'}: "
+            f"{'covers' if ab['covers_true_lift'] else 'does not cover'} the true lift.",
+            f"Interference: the control arm moved {moved['control_moved']:+.1%} and the treatment arm "
+            f"{moved['treatment_moved']:+.1%} from their users' values with everyone on one ranker.",
             f"A/A: {aa['false_positive_rate']:.1%} false positives over {aa['rounds']} re-randomisations "
-            f"(95 % bounds {aa['bounds_95'][0]:.1%}-{aa['bounds_95'][1]:.1%}).\n"
-            f"Interleaving: learned wins {interleaving['preference']:.1%} "
-            f"[{interleaving['ci_low']:.1%}, {interleaving['ci_high']:.1%}] of credited weighted engagement.\n"
-            f"Users for 95 % power: A/B {needed['ab']}, interleaving {needed['interleaving']}"
-            + (f" ({needed['ratio']:.1f}x fewer)." if needed["ratio"] else ".")
-        )
+            f"(95 % bounds {aa['bounds_95'][0]:.1%}-{aa['bounds_95'][1]:.1%}).",
+        ]
+        for pair, label in (
+            ("latest_vs_learned", "latest vs learned"),
+            ("learned_vs_challenger", "learned vs challenger"),
+        ):
+            name = "interleaved" if pair == "latest_vs_learned" else "learned-vs-challenger-interleaved"
+            preference = result.interleaving[name]
+            counts = needed[pair]
+            lines.append(
+                f"{label}: interleaving preference for the second {_percent(preference['preference'], sign=False)} "
+                f"[{_percent(preference['ci_low'], sign=False)}, {_percent(preference['ci_high'], sign=False)}]; "
+                f"users for 95 % power: A/B {counts['ab']}, interleaving {counts['interleaving']}."
+            )
+        self.stdout.write("\n".join(lines))
+
+
+def _percent(value: float | None, *, sign: bool = True) -> str:
+    return "-" if value is None else f"{value:+.1%}" if sign else f"{value:.1%}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
