@@ -16,10 +16,11 @@ requests and events, the readout):
 - team-draft interleaving of `latest` and the learned model, and of the
   learned model and the challenger, for everyone.
 
-All lives split users with one salt, so each user's value can be compared
-across lives: how much the A/B test's arms moved away from their
-everyone-on-one-ranker values is the interference between them (people see
-each other's retweets and replies). The A/A false-positive rate comes from
+All lives split users with one salt, so each arm can be compared with the
+same users in another life: how far the A/B test's arms moved from their
+everyone-on-one-ranker values bounds the interference between them (people
+see each other's retweets and replies), together with the noise of a
+second life (each life draws behaviour anew). The A/A false-positive rate comes from
 re-randomising the everyone-on-latest users into two halves many times;
 the users each method needs for 95 % power, from the per-user values of the
 runs. Everything happens in one transaction rolled back at the end: the
@@ -74,7 +75,9 @@ class ExperimentEvaluation:
     models: dict  # learned and challenger: their version names
     true_effect: dict  # each ranker's mean per exposed user with everyone on it, and the learned model's lift
     ab: dict  # the A/B readout's comparison, and whether its interval covers the true lift
-    interference: dict  # how far each A/B arm moved from its users' everyone-on-one-ranker values
+    # How far each A/B arm moved from its users' everyone-on-one-ranker
+    # values: interference between the arms, plus a second life's noise.
+    interference: dict
     aa: dict  # the A/A false-positive rate over re-randomisations, and its binomial bounds
     interleaving: dict  # the two interleaving readouts
     users_needed: dict  # for 95 % power: A/B and interleaving, for each pair of rankers

@@ -44,7 +44,8 @@ class Command(BaseCommand):
             f"{_percent(ab['lift_ci_high'])}], p {_number(ab['p_value'])}, CUPED {'yes' if ab['cuped'] else 'no'}: "
             f"{'covers' if ab['covers_true_lift'] else 'does not cover'} the true lift.",
             f"Interference: the control arm moved {moved['control_moved']:+.1%} and the treatment arm "
-            f"{moved['treatment_moved']:+.1%} from their users' values with everyone on one ranker.",
+            f"{moved['treatment_moved']:+.1%} from their users' values with everyone on one ranker "
+            "(interference between the arms, plus the noise of another life).",
             f"A/A: {aa['false_positive_rate']:.1%} false positives over {aa['rounds']} re-randomisations "
             f"(95 % bounds {aa['bounds_95'][0]:.1%}-{aa['bounds_95'][1]:.1%}).",
         ]
