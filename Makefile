@@ -15,7 +15,7 @@ BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(B
 LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 
-.PHONY: run test test-fast fuzz-api lint lint-code bench-db bench-ranking evaluate-rankers
+.PHONY: run test test-fast fuzz-api lint lint-code bench-db bench-ranking evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,11 @@ bench-db: $(VENV)/.dev
 SEED ?= 1
 evaluate-rankers: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py evaluate_rankers --seed $(SEED) $(ARGS)
+
+## evaluate-experiment: the experiment system against a simulated world's truth: an A/B test beside the true
+## effect, A/A false positives, users needed by A/B and interleaving (SEED=1 by default; about 25 minutes)
+evaluate-experiment: bench-db
+	$(BENCH_ENV) $(BIN)/python manage.py evaluate_experiment --seed $(SEED) $(ARGS)
 
 ## bench-ranking: feed build latency, scoring throughput, training time and memory, on PostgreSQL
 bench-ranking: bench-db

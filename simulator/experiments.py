@@ -131,7 +131,7 @@ def experiment_evaluate(
     with transaction.atomic():
         simulate(users=users, days=train_days, seed=seed, mode=FeedRequest.Mode.LATEST, start=start)
         learned = train_ranker(activate=True).version
-        challenger = train_ranker(since=start + timedelta(days=train_days - train_days // 2)).version
+        challenger = train_ranker(since=start + timedelta(days=train_days - train_days // 2), candidate=True).version
         for name, (design, variants) in _lives(challenger.name).items():
             savepoint = transaction.savepoint()
             try:

@@ -137,6 +137,7 @@ def train_ranker(
     since: datetime | None = None,
     until: datetime | None = None,
     activate: bool = False,
+    candidate: bool = False,
     epochs: int = DEFAULT_EPOCHS,
     validation_share: float = 0.2,
     seed: int = 0,
@@ -149,7 +150,8 @@ def train_ranker(
     (`_unfit`: better than a constant predictor and than the chronological
     order) and beats the active version's NDCG@10 on the same slice (or
     none is active, or the active one cannot be loaded), or when `activate`
-    is set.
+    is set. With `candidate`, it stays a candidate whatever its metrics: a
+    challenger for an online experiment, which decides instead.
 
     Raises TrainingError, registering nothing, when there is too little data
     or the training slice has a single class of likes."""
@@ -182,9 +184,12 @@ def train_ranker(
     metrics["chronological_ndcg_at_10"] = chronological_ndcg(validation)
 
     active, baseline, incompatible = _baseline(validation)
-    activated, reason = _decide(
-        activate=activate, metrics=metrics, active=active, baseline=baseline, incompatible=incompatible
-    )
+    if candidate:
+        activated, reason = False, "registered as a candidate on request"
+    else:
+        activated, reason = _decide(
+            activate=activate, metrics=metrics, active=active, baseline=baseline, incompatible=incompatible
+        )
     window_start, window_end = _window(examples)
     record = {
         **metrics,

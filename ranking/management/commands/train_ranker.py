@@ -17,10 +17,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--since", help="first day of impressions to use, YYYY-MM-DD")
         parser.add_argument("--until", help="last day (inclusive), YYYY-MM-DD; never later than an hour ago")
-        parser.add_argument("--activate", action="store_true", help="activate the new version whatever its metrics")
+        choice = parser.add_mutually_exclusive_group()
+        choice.add_argument("--activate", action="store_true", help="activate the new version whatever its metrics")
+        choice.add_argument(
+            "--candidate",
+            action="store_true",
+            help="keep the new version a candidate whatever its metrics (a challenger for an experiment)",
+        )
         parser.add_argument("--epochs", type=int, help="passes over the training impressions")
 
-    def handle(self, *, since, until, activate, epochs, **options):
+    def handle(self, *, since, until, activate, candidate, epochs, **options):
         from ranking.training.train import DEFAULT_EPOCHS, TrainingError, train_ranker
 
         since, until = parse_day(since), parse_day(until)
@@ -31,6 +37,7 @@ class Command(BaseCommand):
                 since=day_start(since) if since else None,
                 until=day_start(until + timedelta(days=1)) if until else None,
                 activate=activate,
+                candidate=candidate,
                 epochs=epochs or DEFAULT_EPOCHS,
             )
         except TrainingError as exc:

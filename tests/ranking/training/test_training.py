@@ -147,6 +147,20 @@ def test_a_model_that_ranks_worse_stays_a_candidate(log_holds, examples):
     assert ModelVersion.objects.get(pk=result.version.pk).status == Status.CANDIDATE
 
 
+def test_a_challenger_for_an_experiment_stays_a_candidate_even_when_it_would_win(log_holds, examples, capsys):
+    log_holds(examples)
+    worse = activate(fitted_on_validation(examples, inverted=True))
+
+    call_command("train_ranker", "--epochs", "1", "--candidate")
+
+    challenger = ModelVersion.objects.exclude(pk=worse.pk).get()
+    assert challenger.status == Status.CANDIDATE and active_version() == worse
+    assert challenger.metrics["decision"] == "registered as a candidate on request"
+    assert f"{challenger.name} registered as a candidate" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        call_command("train_ranker", "--activate", "--candidate")
+
+
 def fit_metrics(*, ndcg: float | None, like_auc: float = 0.7, chronological: float = 0.05) -> dict:
     """Validation metrics of a model fit to serve (see training._unfit) unless told otherwise."""
     return {"heads": {"like": {"roc_auc": like_auc}}, "ndcg_at_10": ndcg, "chronological_ndcg_at_10": chronological}
