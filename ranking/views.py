@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from ranking.charts import engagement_chart, readout_charts
 from ranking.experiments import lifecycle
-from ranking.experiments.readout import experiment_readout
 from ranking.metrics import engagement_report
 from ranking.models import Experiment, ModelVersion
 from ranking.registry import active_version
@@ -87,6 +86,10 @@ def experiment(request, name: str):
     start, end = _day(request, "start"), _day(request, "end")
     if start and end and end < start:
         raise BadRequest("end: on or after start.")
+    # Imported here: the readout's numpy and scipy cost a web process ~70 MB,
+    # and only this staff page needs them.
+    from ranking.experiments.readout import experiment_readout
+
     readout = experiment_readout(experiment=experiment, start=start, end=end).as_dict()
     context = {
         "experiment": experiment,

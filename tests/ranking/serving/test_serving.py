@@ -153,7 +153,7 @@ def test_broker_down_posting_and_reading_still_work(api_for, broker_down, caplog
     assert "Could not enqueue ranking.tasks.fanout_tweet" in caplog.text
 
 
-def test_the_web_stack_never_imports_tensorflow():
+def test_the_web_stack_never_imports_tensorflow_nor_scipy_until_an_experiment_is_read_out():
     script = """
 import sys, django
 django.setup()
@@ -163,10 +163,10 @@ get_resolver().url_patterns
 import ranking.tasks, ranking.feeds, ranking.admin, feed.admin, users.admin
 from config.celery import app
 app.loader.import_default_modules()
-print("tensorflow" in sys.modules, "keras" in sys.modules)
+print("tensorflow" in sys.modules, "keras" in sys.modules, "scipy" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "False"]
+    assert result.stdout.split() == ["False", "False", "False"]
 
 
 def test_the_fill_goes_after_the_viewers_network_each_keeping_its_order():
