@@ -15,12 +15,16 @@ simulated timestamp.
 Deterministic: who posts what and when, and who visits when and how far they
 scroll, come from random streams keyed by (seed, day) alone, so every mode
 faces the same people on the same days; the same seed, arguments and starting
-database give the same event counts.
+database give the same event counts. How long a person dwells on a tweet and
+whether they act on it come from dice keyed by (seed, day, person, tweet):
+lives of the same days under different rankers throw the same dice when the
+same person meets the same tweet (common random numbers), so what differs
+between them is the rankers' doing, not a second draw of everyone's behaviour.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 from django.contrib.auth.hashers import make_password
@@ -58,6 +62,7 @@ DEPTH_MIN, DEPTH_MEAN, DEPTH_MAX = 3, 20, 100  # items a person scrolls through
 SECONDS_PER_ITEM = 4  # a person reaches item i of a visit SECONDS_PER_ITEM * i after opening the feed
 ACTION_DELAY_S = 1  # and acts on it this long after it came into view
 CLIENT_BATCH_EVENTS = 20  # as the browser's engagement logger batches
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEMO_USERNAME = "demo"  # the world's first person: the demo login (simulator.demo)
 logger = logging.getLogger(__name__)
 
@@ -154,6 +159,14 @@ class Simulation:
 
     def rng(self, stream: int, day: int) -> np.random.Generator:
         return np.random.default_rng([self.world.seed, stream, day + 1])
+
+    def dice(self, *, day: int, viewer: int, tweet: Tweet) -> np.random.Generator:
+        """The draws of one person meeting one tweet on one day, keyed by who and
+        what (a tweet by its author's index and its time, which are the same in
+        every life, unlike row ids) rather than by the day's order of events."""
+        author = self.index_of.get(tweet.author_id, len(self.people))  # past the world's people: someone else
+        posted_us = (tweet.created_at - EPOCH) // timedelta(microseconds=1)
+        return np.random.default_rng([self.world.seed, 5, day + 1, viewer, author, posted_us])
 
     # --- posting -------------------------------------------------------------
 
@@ -258,7 +271,7 @@ class Simulation:
         )
         return shown
 
-    def browse(self, *, viewer: int, mode: str, depth: int, at: datetime, rng: np.random.Generator) -> None:
+    def browse(self, *, viewer: int, mode: str, depth: int, at: datetime, day: int) -> None:
         """One visit: look at what is served, log it, act on it."""
         shown = self.serve(viewer=viewer, mode=mode, depth=depth, at=at)
         if not shown:
@@ -291,7 +304,8 @@ class Simulation:
             if tweet.pk in removed:  # its card is gone from the page
                 continue
             seen_at = at + timedelta(seconds=SECONDS_PER_ITEM * i)
-            dwell_ms = int(np.clip(rng.lognormal(truth["dwell_mu"][i], DWELL_SIGMA), 200, 600_000))
+            dice = self.dice(day=day, viewer=viewer, tweet=tweet)
+            dwell_ms = int(np.clip(dice.lognormal(truth["dwell_mu"][i], DWELL_SIGMA), 200, 600_000))
             dwells_end = max(dwells_end, seen_at + timedelta(milliseconds=dwell_ms))
             for kind, dwell in ((Engagement.Kind.IMPRESSION, None), (Engagement.Kind.DWELL, dwell_ms)):
                 queue.append(
@@ -306,7 +320,7 @@ class Simulation:
                 )
             if len(queue) >= CLIENT_BATCH_EVENTS:
                 send(seen_at)
-            draws = rng.random(5)
+            draws = dice.random(5)
             if tweet.pk in seen or tweet.author_id == user.pk:  # seen already, or their own
                 continue
             seen.add(tweet.pk)
@@ -328,7 +342,7 @@ class Simulation:
                 feed_services.retweet_create(user=user, tweet=tweet, served=served, at=acted_at, fanout=False)
             if draws[4] < odds["reply"]:
                 topic = max(self.topics.get(tweet.pk, 0), 0)
-                text = tweet_text(rng, topic=topic, spam=self.people[viewer].is_spammer)
+                text = tweet_text(dice, topic=topic, spam=self.people[viewer].is_spammer)
                 self.post(author=viewer, topic=topic, text=text, at=acted_at, reply_to=tweet, served=served)
         send(at + timedelta(seconds=SECONDS_PER_ITEM * len(shown)))
 
@@ -337,14 +351,13 @@ class Simulation:
         day = self.world.days
         sessions = [(at, 1, viewer, depth) for at, viewer, depth in self.sessions_of_day(day)]
         posts = [(at, 0, author, (topic, text)) for at, author, topic, text in self.posts_of_day(day)]
-        rng = self.rng(4, day)
         refresh_planner_statistics()
         with transaction.atomic():
             for at, kind, who, what in sorted(sessions + posts, key=lambda event: event[:3]):
                 if kind == 0:
                     self.post(author=who, topic=what[0], text=what[1], at=at)
                 else:
-                    self.browse(viewer=who, mode=mode, depth=what, at=at, rng=rng)
+                    self.browse(viewer=who, mode=mode, depth=what, at=at, day=day)
             self.flush_topics()
             self.world.days += 1
             self.world.save(update_fields=["days"])
