@@ -17,10 +17,11 @@ requests and events, the readout):
   learned model and the challenger, for everyone.
 
 All lives split users with one salt, so each arm can be compared with the
-same users in another life: how far the A/B test's arms moved from their
-everyone-on-one-ranker values bounds the interference between them (people
-see each other's retweets and replies), together with the noise of a
-second life (each life draws behaviour anew). The A/A false-positive rate comes from
+same users in another life, and every life throws the same dice when a
+person meets a tweet (simulator.simulation: common random numbers): how far
+the A/B test's arms moved from their everyone-on-one-ranker values is the
+interference between them (people see each other's retweets and replies),
+not a second draw of behaviour. The A/A false-positive rate comes from
 re-randomising the everyone-on-latest users into two halves many times;
 the users each method needs for 95 % power, from the per-user values of the
 runs. Everything happens in one transaction rolled back at the end: the
@@ -76,7 +77,7 @@ class ExperimentEvaluation:
     true_effect: dict  # each ranker's mean per exposed user with everyone on it, and the learned model's lift
     ab: dict  # the A/B readout's comparison, and whether its interval covers the true lift
     # How far each A/B arm moved from its users' everyone-on-one-ranker
-    # values: interference between the arms, plus a second life's noise.
+    # values: the interference between the arms.
     interference: dict
     aa: dict  # the A/A false-positive rate over re-randomisations, and its binomial bounds
     interleaving: dict  # the two interleaving readouts
