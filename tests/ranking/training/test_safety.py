@@ -110,13 +110,15 @@ def test_a_model_learned_from_a_flood_of_random_likes_is_not_activated_even_when
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_a_flooder_is_capped_and_the_model_of_the_others_replaces_one_that_cannot_load(settings):
-    start = datetime(2026, 3, 2, tzinfo=UTC)
-    simulate(users=60, days=3, seed=1, mode="latest", start=start)
+    start, days = datetime(2026, 3, 2, tzinfo=UTC), 4
+    # Four days, not three: on three the others' model beat the chronological
+    # order by too little to hold across machines (TensorFlow's float sums vary).
+    simulate(users=60, days=days, seed=1, mode="latest", start=start)
     per_viewer = Engagement.objects.filter(kind="impression").values("user").annotate(n=Count("id"))
     most = max(row["n"] for row in per_viewer)
     settings.TRAIN_MAX_EXAMPLES_PER_USER = most  # every simulated person under the cap
     flooder = UserFactory()
-    flood(flooder, n=6 * most, like_share=0.3, start=start, span=timedelta(days=3))
+    flood(flooder, n=6 * most, like_share=0.3, start=start, span=timedelta(days=days))
     broken_active_version()
 
     outcome = train_ranker_task.apply(kwargs={"days": None}).get()
