@@ -14,8 +14,9 @@ BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(B
 
 LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
+LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api lint lint-code bench-db bench-ranking evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,20 @@ $(FUZZ_VENV)/.installed: requirements-fuzz.txt
 ## response the schema does not describe (bin/fuzz-api; about 2-3 minutes)
 fuzz-api: $(VENV)/.dev $(FUZZ_VENV)/.installed
 	bin/fuzz-api
+
+$(LOAD_VENV)/.installed: requirements-load.txt
+	$(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet -r requirements-load.txt
+	touch $@
+
+## load: Locust (pinned, in its own virtualenv) against gunicorn and the Celery workers on PostgreSQL
+## and Redis, on 127.0.0.1, with a freshly seeded world: readers, likers, posters and followers;
+## prints each endpoint's req/s, p50, p95, p99 and failures, writes artifacts/load/; fails on more
+## than 1 % failures or any 5xx (bin/load; LOAD_USERS=50 and LOAD_TIME=2m by default)
+LOAD_USERS ?= 50
+LOAD_TIME ?= 2m
+load: $(VENV)/.dev $(LOAD_VENV)/.installed
+	LOAD_USERS=$(LOAD_USERS) LOAD_TIME=$(LOAD_TIME) bin/load
 
 $(LINT_VENV)/.installed: requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
