@@ -66,7 +66,7 @@ def _judge(environment, **kwargs):
     for error in stats.errors.values():
         print(f"failed {error.occurrences}x: {error.method} {error.name}: {error.error}")
     orders = ", ".join(f"{n} {state}" for state, n in sorted(for_you_rankings.items()))
-    print(f"'For you' first pages: {orders or 'none'}")
+    print(f"'For you' pages: {orders or 'none'}")
     ratio = stats.total.fail_ratio
     print(f"failures: {ratio:.2%} of {stats.total.num_requests} requests (allowed: {MAX_FAILURE_RATIO:.0%})")
     print(f"5xx: {server_errors} (allowed: 0)")
