@@ -100,8 +100,9 @@ class Person(HttpUser):
             for_you_rankings[page["ranking"]] += 1
         return page
 
-    def other_username(self) -> str:
-        return random.choice([p["username"] for p in PEOPLE if p["username"] != self.username] or [self.username])
+    def other_username(self) -> str | None:
+        others = [person["username"] for person in PEOPLE if person["username"] != self.username]
+        return random.choice(others) if others else None
 
 
 class Reader(Person):
@@ -193,6 +194,8 @@ class Follower(Person):
     @task
     def follow_someone(self):
         username = self.other_username()
+        if username is None:  # a world of one: no one else to follow
+            return
         self.client.get(f"/api/users/{username}/tweets/", name="/api/users/[username]/tweets/")
         url = f"/api/users/{username}/follow/"
         response = self.client.post(url, name="/api/users/[username]/follow/")
