@@ -45,7 +45,7 @@ class Command(BaseCommand):
             f"{'covers' if ab['covers_true_lift'] else 'does not cover'} the true lift.",
             f"Interference: the control arm moved {moved['control_moved']:+.1%} and the treatment arm "
             f"{moved['treatment_moved']:+.1%} from their users' values with everyone on one ranker "
-            "(interference between the arms, plus the noise of another life).",
+            "(interference between the arms: every life throws the same dice).",
             f"A/A: {aa['false_positive_rate']:.1%} false positives over {aa['rounds']} re-randomisations "
             f"(95 % bounds {aa['bounds_95'][0]:.1%}-{aa['bounds_95'][1]:.1%}).",
         ]
