@@ -160,6 +160,9 @@ class Engagement(models.Model):
             models.Index(fields=["created_at", "kind"], name="engagement_time_kind_idx"),
             # Attribution joins an impression to what the same user did next.
             models.Index(fields=["user", "tweet", "created_at"], name="engagement_user_tweet_idx"),
+            # A viewer's (or their followees') recent reactions of some kinds, as one range scan
+            # each: the feed build's text profile and "followees who engaged".
+            models.Index(fields=["user", "kind", "created_at"], name="engagement_user_kind_idx"),
             # An experiment's readout reads its events; most events are in none.
             models.Index(
                 fields=["experiment", "created_at"],
@@ -231,3 +234,72 @@ class ServedItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_request_id} #{self.position}: {self.tweet_id}"
+
+
+# --- Counters kept on write (feed.counters) ----------------------------------
+# Rollups of the engagement log per UTC day of the event's `created_at`,
+# written in the same transaction as the log row they count. A feature over
+# a window of whole days is then a sum of a few rows per key, whatever the
+# history or the fame behind it. They count log rows, which are never
+# deleted: an undone like stays counted, as the log (and training) counts it.
+
+
+class TweetDayCounts(models.Model):
+    """What one tweet received on one UTC day."""
+
+    pk = models.CompositePrimaryKey("tweet", "day")
+    tweet = models.ForeignKey(Tweet, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    impressions = models.IntegerField(default=0)
+    likes = models.IntegerField(default=0)
+    replies = models.IntegerField(default=0)
+    retweets = models.IntegerField(default=0)
+    negatives = models.IntegerField(default=0)  # hides and reports
+    dwells = models.IntegerField(default=0)
+    log_dwell = models.FloatField(default=0.0)  # the sum of ln(1 + dwell ms)
+
+    def __str__(self) -> str:
+        return f"tweet {self.tweet_id} on {self.day}"
+
+
+class AuthorDayCounts(models.Model):
+    """What one author posted and their tweets received on one UTC day."""
+
+    pk = models.CompositePrimaryKey("author", "day")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    tweets = models.IntegerField(default=0)  # tweets and replies posted, not retweets; deleted ones too
+    impressions = models.IntegerField(default=0)
+    likes = models.IntegerField(default=0)
+    negatives = models.IntegerField(default=0)
+    dwells = models.IntegerField(default=0)
+    log_dwell = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"author {self.author_id} on {self.day}"
+
+
+class ViewerAuthorDayCounts(models.Model):
+    """What one person did to one author's tweets on one UTC day."""
+
+    pk = models.CompositePrimaryKey("viewer", "author", "day")
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    impressions = models.IntegerField(default=0)
+    likes = models.IntegerField(default=0)
+    replies = models.IntegerField(default=0)
+    retweets = models.IntegerField(default=0)
+    negatives = models.IntegerField(default=0)
+    dwells = models.IntegerField(default=0)
+    long_dwells = models.IntegerField(default=0)  # dwells of at least DWELL_LONG_MS when counted
+    log_dwell = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [
+            # Deleting an author's rows (a rebuild, a cascade) without scanning every viewer's.
+            models.Index(fields=["author", "day"], name="viewer_author_counts_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_id} on author {self.author_id} on {self.day}"

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from config import telemetry
 from config.db import insert_new, insert_once
+from feed import counters
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
 from ranking.feeds import (
@@ -141,6 +142,7 @@ def _event(
 
 
 def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime) -> None:
+    """Append an action's event to the log and count it (feed.counters), in the action's transaction."""
     feed_request = served.feed_request
     _event(
         user=user,
@@ -151,6 +153,7 @@ def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime) -
         experiment={} if feed_request else _experiment_tags(assignment_for(user_id=user.pk)),
         created_at=at,
     ).save()
+    counters.engagements_counted([counters.CountedEvent(user.pk, tweet.pk, tweet.author_id, kind, None, at)])
 
 
 def _bump(tweet: Tweet, counter: str, delta: int) -> None:
@@ -174,6 +177,7 @@ def tweet_create(
     at = at or timezone.now()
     parent = reply_to.original if reply_to else None
     tweet = Tweet.objects.create(author=author, text=clean_tweet_text(text), reply_to=parent, created_at=at)
+    counters.tweet_counted(tweet=tweet)
     if parent is not None:
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
@@ -360,8 +364,9 @@ def engagements_log(
 
     Safe to resend: an event whose client id is stored already, or an
     impression of an item its feed request has one of already, is counted as
-    a duplicate and not written again, concurrent resends included. A
-    constant number of queries, whatever the batch."""
+    a duplicate and not written again, concurrent resends included. What was
+    written is counted (feed.counters) in the same transaction. A constant
+    number of queries, whatever the batch."""
     now = at or timezone.now()
     clock_offset = now - sent_at if sent_at else timedelta(0)
     events, errors = _served_checked(events)
@@ -392,8 +397,9 @@ def engagements_log(
         )
         for event, happened in zip(events, times, strict=True)
     ]
-    stored = len(insert_new(rows))
-    return LoggedBatch(stored=stored, duplicates=len(rows) - stored)
+    stored = insert_new(rows)
+    counters.engagements_counted_by_id(stored)
+    return LoggedBatch(stored=len(stored), duplicates=len(rows) - len(stored))
 
 
 def _served_checked(events: list[ClientEvent]) -> tuple[list[ClientEvent], list[str]]:

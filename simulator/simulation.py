@@ -32,7 +32,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from feed import services as feed_services
-from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
+from feed.models import (
+    AuthorDayCounts,
+    Engagement,
+    FeedRequest,
+    Hide,
+    Like,
+    Report,
+    Tweet,
+    TweetDayCounts,
+    ViewerAuthorDayCounts,
+)
 from ranking.experiments.assignment import assignment_for
 from ranking.serving.candidates import candidates_for
 from ranking.serving.pipeline import feed_build
@@ -54,6 +64,7 @@ from simulator.world import (
     tweet_text,
 )
 from users.models import Follow, FollowEvent, User
+from users.services import follower_counts_recount
 
 MODES = (FeedRequest.Mode.LATEST, FeedRequest.Mode.RANKED, FeedRequest.Mode.ORACLE)
 # The ranker an experiment's variant may name in the simulator only: the hidden truth.
@@ -123,6 +134,7 @@ def world_create(*, seed: int, n_users: int, start: datetime) -> World:
         ],
         batch_size=5000,
     )
+    follower_counts_recount(user_ids=[user.pk for user in users])
     world = World.objects.create(seed=seed, start=midnight(start), days=0)
     Simulation(world).post_day(day=-1)
     return world
@@ -368,7 +380,18 @@ def refresh_planner_statistics() -> None:
     statistics PostgreSQL plans the feed query for a tiny table and scans."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            tables = (User, Follow, Tweet, Like, Hide, Report, Engagement)
+            tables = (
+                User,
+                Follow,
+                Tweet,
+                Like,
+                Hide,
+                Report,
+                Engagement,
+                TweetDayCounts,
+                AuthorDayCounts,
+                ViewerAuthorDayCounts,
+            )
             cursor.execute(f"ANALYZE {', '.join(model._meta.db_table for model in tables)}")
 
 

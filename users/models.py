@@ -7,6 +7,9 @@ from django.utils import timezone
 class User(AbstractUser):
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
+    # The follow graph's in-degree, kept by users.services in the follow's own
+    # transaction: a feature read as one column, however famous the user.
+    follower_count = models.PositiveIntegerField(default=0)
 
     @property
     def shown_name(self) -> str:
