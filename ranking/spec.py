@@ -5,24 +5,30 @@ the model's raw inputs, and the score formula.
 Every feature of a (viewer, tweet) pair is defined "as of" a time t and sees
 only events strictly before t: served, t is the build time; in training, the
 impression's time, so an engagement can never leak into the features of its
-own impression. Two evaluators implement the one definition: batched SQL for
-one viewer's candidates (ranking.serving.features) and sorted-array counting
-over the whole log (ranking.training.examples). A parity test holds them
-equal, and the `feature_skew` command checks what was actually served.
+own impression. Two evaluators implement the one definition: key lookups in
+the counters kept on write for one viewer's candidates
+(ranking.serving.features) and sorted-array counting over the whole log
+(ranking.training.examples). A parity test holds them equal, and the
+`feature_skew` command checks what was actually served.
 
 What "as of t" means, for both:
 - t is a whole millisecond (`as_of`): training counts in milliseconds, so a
   build time is rounded down to one, and an event in the same millisecond
   as t is counted by neither.
-- Every count has a window ending at t: the viewer-author affinity, the
-  viewer's mean dwell, the text profile and a tweet's own engagements (its
-  counts, mean log dwell and followees who engaged) over AFFINITY_WINDOW;
-  the author's output and reception and the viewer's activity over
-  RECENT_WINDOW. Nothing counts all-time, so neither evaluator depends on
-  how far back it can read.
+- Every count has a window of whole UTC days ending at t (`window_start`):
+  from the start of the UTC day AFFINITY_WINDOW or RECENT_WINDOW before t
+  up to t. The viewer-author affinity, the viewer's mean dwell, the text
+  profile and a tweet's own engagements (its counts, mean log dwell and
+  followees who engaged) over AFFINITY_WINDOW; the author's output and
+  reception and the viewer's activity over RECENT_WINDOW. Whole days are
+  what the counters kept on write (feed.counters) sum: serving adds a
+  window's day rows per key and takes off what its last day holds from t
+  on; training counts the log over the same bounds. Nothing counts
+  all-time, so neither evaluator depends on how far back it can read.
 - Follows are history: an edge (and a follower count) is what the follow
   log says it was at t. Serving reads the graph at its build time, which is
-  the same thing; training reads the log (users.FollowEvent), so an
+  the same thing (a follower count is kept on the user: less the log's
+  follows from t on, plus its unfollows); training reads the log (users.FollowEvent), so an
   unfollow never changes the features of impressions served before it.
   "Followees who engaged" counts the people followed at t, whenever they
   engaged within the window.
@@ -36,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -48,11 +54,14 @@ if TYPE_CHECKING:
 
 # Raise it whenever a feature's meaning, order or count changes: a model
 # trained on another spec is refused by the registry and by the scorer.
-FEATURE_SPEC_VERSION = 7
+FEATURE_SPEC_VERSION = 8
 HEADS = ("like", "reply", "retweet", "hide", "report", "dwell")  # "dwell": a long dwell
 AFFINITY_WINDOW = timedelta(days=30)
 RECENT_WINDOW = timedelta(days=7)
 ATTRIBUTION_WINDOW = timedelta(hours=1)  # an action within this of an impression is its label
+DAY = timedelta(days=1)
+if AFFINITY_WINDOW % DAY or RECENT_WINDOW % DAY:
+    raise ValueError("feature windows are whole days: the counters are kept per day")
 
 Kind = Engagement.Kind
 NUMERIC_FEATURES = (
@@ -130,6 +139,14 @@ def as_of(at: datetime) -> datetime:
     """`at` rounded down to its whole millisecond: the time features are
     computed as of, so that both evaluators count the same events."""
     return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
+
+
+def window_start(at: datetime, window: timedelta) -> datetime:
+    """Where a feature window ending at `at` starts: midnight UTC of the day
+    `window` before `at`. A window of N days spans N whole days and the part
+    of `at`'s own day before it, the days the counters are kept by."""
+    start = (at - window).astimezone(UTC)
+    return start.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

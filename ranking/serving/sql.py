@@ -14,13 +14,13 @@ not in a worker at run time.
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Model
 
-from feed.models import Engagement, Hide, Report, Tweet
-from users.models import Follow, User
+from feed.models import AuthorDayCounts, Engagement, Hide, Report, Tweet, TweetDayCounts, ViewerAuthorDayCounts
+from users.models import Follow, FollowEvent, User
 
 # The PostgreSQL constructs the statements use that SQLite spells otherwise.
 ANY_OF = re.compile(r"= ANY\((%\(\w+\)s)\)")
@@ -55,6 +55,10 @@ NAMES = {
     "hide": Table(Hide),
     "report": Table(Report),
     "follow": Table(Follow),
+    "follow_event": Table(FollowEvent),
+    "tweet_counts": Table(TweetDayCounts),
+    "author_counts": Table(AuthorDayCounts),
+    "pair_counts": Table(ViewerAuthorDayCounts),
     "user": Table(User),
     "kind": Kinds(),
 }
@@ -71,12 +75,19 @@ def fetch(sql: str, **params) -> list[tuple]:
     """The rows of a PostgreSQL statement with named parameters. Write list
     membership as `column = ANY(%(ids)s)` with a list parameter (one array
     bound once), epoch seconds as `EXTRACT(EPOCH FROM column)`, and pass
-    datetimes as they are. On SQLite those two become json_each and
-    julianday."""
+    datetimes and dates as they are. On SQLite those two become json_each
+    and julianday, and a date its ISO text, as Django stores it there."""
     if connection.vendor == "sqlite":
         sql = ANY_OF.sub(r"IN (SELECT value FROM json_each(\1))", sql)
         sql = EPOCH_OF.sub(r"((julianday(\1) - 2440587.5) * 86400.0)", sql)  # Julian day 2440587.5: 1970-01-01
-        params = {name: json.dumps(value) if isinstance(value, list) else value for name, value in params.items()}
+        params = {
+            name: json.dumps(value)
+            if isinstance(value, list)
+            else value.isoformat()
+            if isinstance(value, date) and not isinstance(value, datetime)
+            else value
+            for name, value in params.items()
+        }
     params = {
         name: connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
         for name, value in params.items()

@@ -33,6 +33,7 @@ from ranking.spec import (
     FeatureBatch,
     Kind,
     derived_features,
+    window_start,
 )
 from users.models import FollowEvent
 
@@ -158,7 +159,7 @@ def training_examples(
     until = min(until or last + timedelta(microseconds=1), (now or timezone.now()) - ATTRIBUTION_WINDOW)
     if until <= since:
         return _empty_examples()
-    log = _log_arrays(since=since - AFFINITY_WINDOW, until=until + ATTRIBUTION_WINDOW)
+    log = _log_arrays(since=window_start(since, AFFINITY_WINDOW), until=until + ATTRIBUTION_WINDOW)
     kind = log["kind"]
     start_us, end_us = _us([since, until])
     shown = np.flatnonzero((kind == Kind.IMPRESSION) & (log["us"] >= start_us) & (log["us"] < end_us))
@@ -190,7 +191,7 @@ def features_as_of(
         return empty_batch()
     t = _ms(at)
     until = max(at) + timedelta(milliseconds=1)
-    log = _log_arrays(since=min(at) - AFFINITY_WINDOW - timedelta(milliseconds=1), until=until)
+    log = _log_arrays(since=window_start(min(at), AFFINITY_WINDOW), until=until)
     return _features(
         log,
         FollowGraph(until=until),
@@ -199,6 +200,15 @@ def features_as_of(
         author=np.asarray(author, dtype=np.int64),
         t=t,
     )
+
+
+DAY_MS = 86_400_000
+
+
+def _window_start_ms(t: np.ndarray, window: timedelta) -> np.ndarray:
+    """ranking.spec.window_start of each t, in ms since EPOCH (a UTC midnight,
+    so a day starts at a multiple of DAY_MS)."""
+    return (t - int(window.total_seconds() * 1000)) // DAY_MS * DAY_MS
 
 
 def _long_dwell(log: dict[str, np.ndarray]) -> np.ndarray:
@@ -216,7 +226,8 @@ def _features(
 ) -> FeatureBatch:
     """The spec's features of n (viewer, tweet, author) queries, each as of
     its time t (ms since EPOCH): only events before t count, each within its
-    window. `log` must hold every engagement in [min t - AFFINITY_WINDOW, max t)."""
+    window. `log` must hold every engagement from window_start(min t,
+    AFFINITY_WINDOW) to max t."""
     kind = log["kind"]
     numeric = np.zeros((len(t), len(NUMERIC_FEATURES)), dtype=np.float32)
 
@@ -242,8 +253,8 @@ def _features(
     numeric[:, COLUMN["author_follows_viewer"]] = graph.follows(author, viewer, t)
     numeric[:, COLUMN["author_followers"]] = graph.followers(author, t)
 
-    since_30d = t - int(AFFINITY_WINDOW.total_seconds() * 1000)
-    since_7d = t - int(RECENT_WINDOW.total_seconds() * 1000)
+    since_30d = _window_start_ms(t, AFFINITY_WINDOW)
+    since_7d = _window_start_ms(t, RECENT_WINDOW)
     for event_kind, name in TWEET_COUNTS.items():
         numeric[:, COLUMN[name]] += counter(kind == event_kind, log["tweet"]).count(tweet, t, since_30d)
     numeric[:, COLUMN["followees_engaged"]] = _followees_engaged(log, graph, viewer, tweet, t, since_30d)

@@ -8,7 +8,7 @@ from feed import services
 from feed.models import Engagement
 from ranking.serving.candidates import Candidate, CandidateSet, candidates_for
 from ranking.serving.features import serving_features
-from ranking.spec import AFFINITY_WINDOW, ATTRIBUTION_WINDOW, COLUMN, NUMERIC_FEATURES, as_of
+from ranking.spec import AFFINITY_WINDOW, ATTRIBUTION_WINDOW, COLUMN, NUMERIC_FEATURES, as_of, window_start
 from ranking.training.examples import features_as_of, training_examples
 from simulator.simulation import simulate
 from tests.factories import UserFactory, follow, tweet
@@ -74,7 +74,7 @@ def test_serving_features_cost_the_same_few_queries_for_few_or_many_candidates(d
     few = CandidateSet(viewer.pk, every.followee_ids, every.candidates[:3])
 
     for candidate_set in (few, every):
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(6):
             batch = serving_features(candidate_set=candidate_set, at=now)
         assert len(batch) == len(candidate_set.candidates)
     assert batch.column("aff_likes").max() == 6
@@ -179,15 +179,18 @@ def test_impressions_whose_attribution_window_is_open_are_not_examples():
     assert later.labels["like"][later.features.text == "still open"].tolist() == [1.0]
 
 
-def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window():
+def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window_of_whole_days():
     viewer, author, old_fan, new_fan = UserFactory.create_batch(4)
     for fan in (old_fan, new_fan):
         user_services.follow_create(follower=viewer, followee=fan, at=T0 - timedelta(days=90))
     posted = tweet(author, "an old tweet", at=T0 - timedelta(days=60))
-    services.like_create(user=old_fan, tweet=posted, at=T0 - AFFINITY_WINDOW - timedelta(minutes=1))
-    services.like_create(user=new_fan, tweet=posted, at=T0 - AFFINITY_WINDOW + timedelta(minutes=1))
+    # The window starts at midnight UTC of the day AFFINITY_WINDOW before T0 (12:00), not at T0 - AFFINITY_WINDOW.
+    start = window_start(T0, AFFINITY_WINDOW)
+    assert start == T0 - AFFINITY_WINDOW - timedelta(hours=12)
+    services.like_create(user=old_fan, tweet=posted, at=start - timedelta(minutes=1))
+    services.like_create(user=new_fan, tweet=posted, at=start + timedelta(minutes=1))
     dwell = services.ClientEvent(posted.pk, "dwell", dwell_ms=5000)
-    services.engagements_log(user=old_fan, events=[dwell], at=T0 - AFFINITY_WINDOW - timedelta(minutes=1))
+    services.engagements_log(user=old_fan, events=[dwell], at=start - timedelta(minutes=1))
     impression(viewer, posted, T0)
 
     row = training_row(training_examples(since=T0 - timedelta(days=1), now=T0 + timedelta(days=1)), viewer, posted)
