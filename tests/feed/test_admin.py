@@ -44,6 +44,10 @@ def world():
 # Models the admin leaves out on purpose, and why.
 NOT_IN_ADMIN = {
     "feed.ServedItem",  # one row per served item: too many to browse, read per feed request
+    # Derived counters (feed.counters), rebuilt from the log by a command: nothing to edit by hand.
+    "feed.TweetDayCounts",
+    "feed.AuthorDayCounts",
+    "feed.ViewerAuthorDayCounts",
     "ranking.Variant",  # edited inline on its experiment, checked with it
     "simulator.World",  # the synthetic world's hidden truth: never product data
     "simulator.WorldUser",
