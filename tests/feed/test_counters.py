@@ -1,0 +1,119 @@
+"""The counters kept on write (feed.counters, User.follower_count) equal a
+recount from the log, whatever mix of actions and undos made them, and under
+concurrent likes of one tweet on real transactions."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from feed import services
+from feed.counters import counters_rebuild
+from feed.models import AuthorDayCounts, TweetDayCounts, ViewerAuthorDayCounts
+from tests.factories import UserFactory, tweet
+from users import services as user_services
+from users.models import User
+from users.services import follower_counts_recount
+
+T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
+ROLLUPS = (TweetDayCounts, AuthorDayCounts, ViewerAuthorDayCounts)
+
+
+def snapshot() -> dict:
+    """Every counter row and follower count, floats rounded (a sum's order differs)."""
+    rows = {}
+    for model in ROLLUPS:
+        for row in model.objects.values():
+            key = tuple(row.pop(k) for k in ("tweet_id", "viewer_id", "author_id", "day") if k in row)
+            rows[model.__name__, key] = {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+    rows["followers"] = dict(User.objects.values_list("pk", "follower_count"))
+    return rows
+
+
+def recounted() -> dict:
+    counters_rebuild()
+    follower_counts_recount()
+    return snapshot()
+
+
+@pytest.mark.django_db
+def test_counters_equal_a_recount_from_the_log_after_a_random_mix_of_actions_and_undos():
+    rng = np.random.default_rng(7)
+    people = UserFactory.create_batch(8)
+    posts = [tweet(people[n % 8], f"post {n}", at=T0 - timedelta(days=3, hours=n)) for n in range(12)]
+    for step in range(400):
+        user, post = people[rng.integers(8)], posts[rng.integers(len(posts))]
+        other = people[rng.integers(8)]
+        at = T0 + timedelta(hours=float(rng.uniform(0, 72)))  # over four UTC days, out of order
+        action = rng.integers(11)
+        if action == 0:
+            services.like_create(user=user, tweet=post, at=at)
+        elif action == 1:
+            services.like_delete(user=user, tweet=post)
+        elif action == 2:
+            services.retweet_create(user=user, tweet=post, at=at, fanout=False)
+        elif action == 3:
+            services.retweet_delete(user=user, tweet=post)
+        elif action == 4:
+            services.hide_create(user=user, tweet=post, at=at)
+        elif action == 5 and post.author_id != user.pk:
+            services.report_create(user=user, tweet=post, reason="spam", at=at)
+        elif action == 6:
+            posts.append(services.tweet_create(author=user, text=f"reply {step}", reply_to=post, at=at, fanout=False))
+        elif action == 7 and user != other:
+            user_services.follow_create(follower=user, followee=other, at=at)
+        elif action == 8:
+            user_services.follow_delete(follower=user, followee=other, at=at)
+        elif action == 9:
+            services.tweet_delete(tweet=post, by=User.objects.get(pk=post.author_id))
+        else:
+            events = [
+                services.ClientEvent(post.pk, "impression"),
+                services.ClientEvent(post.pk, "dwell", dwell_ms=int(rng.integers(100, 30_000))),
+                services.ClientEvent(post.pk, "click"),
+            ]
+            services.engagements_log(user=user, events=events, at=at)
+
+    kept = snapshot()
+
+    assert len(kept) > 100
+    assert kept == recounted()
+
+
+def like_in_a_thread(*, user, post, barrier, errors):
+    try:
+        barrier.wait()
+        services.like_create(user=user, tweet=post, at=T0)
+    except Exception as exc:  # reported by the test
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_likes_of_one_tweet_are_each_counted_once():
+    """Real transactions on separate connections, all on the same counter
+    rows (the tweet's, its author's, on one day); some people like twice."""
+    author = UserFactory()
+    post = tweet(author, "everyone likes this", at=T0 - timedelta(hours=1))
+    fans = UserFactory.create_batch(10)
+    likers = [*fans, *fans[:4]]
+    barrier, errors = threading.Barrier(len(likers)), []
+    threads = [
+        threading.Thread(
+            target=like_in_a_thread, kwargs={"user": u, "post": post, "barrier": barrier, "errors": errors}
+        )
+        for u in likers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    day = TweetDayCounts.objects.get(tweet=post)
+    assert day.likes == 10
+    assert AuthorDayCounts.objects.get(author=author, day=day.day).likes == 10
+    assert snapshot() == recounted()
