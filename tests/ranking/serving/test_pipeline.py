@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
@@ -198,3 +200,41 @@ def test_out_of_network_fill_comes_after_the_people_the_viewer_follows(active_mo
 
     assert [item.tweet_id for item in items] == [theirs.pk, crowd_pick.pk]
     assert "Popular right now" in items[1].reasons
+
+
+def test_a_builds_query_count_stays_the_same_as_history_grows(active_model):
+    """More followers, more engagements on the candidates, older tweets with
+    their own history, the viewer's own past: the same statements read it."""
+    viewer, *authors = UserFactory.create_batch(4)
+    follow(viewer, *authors)
+    now = timezone.now()
+    posts = [
+        tweet(author, f"tweet {n} about rivers", at=now - timedelta(hours=n + 1)) for n, author in enumerate(authors)
+    ]
+
+    def add_history(scale: int) -> None:
+        fans = UserFactory.create_batch(3 * scale)
+        for n, fan in enumerate(fans):
+            follow(fan, authors[n % 3])
+            services.like_create(user=fan, tweet=posts[n % 3], at=now - timedelta(minutes=30))
+        for n in range(scale):
+            old = tweet(authors[n % 3], f"old tweet {n}", at=now - timedelta(days=40 + n))
+            services.like_create(user=viewer, tweet=old, at=now - timedelta(days=40 + n, minutes=-5))
+            seen = tweet(authors[n % 3], f"seen tweet {n}", at=now - timedelta(days=2, hours=n))
+            events = [
+                services.ClientEvent(seen.pk, "impression"),
+                services.ClientEvent(seen.pk, "dwell", dwell_ms=9000),
+            ]
+            services.engagements_log(user=viewer, events=events, at=now - timedelta(days=2, hours=n))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            feed_build(user_id=viewer.pk, at=timezone.now())
+        return len(captured)
+
+    add_history(1)
+    feed_build(user_id=viewer.pk)  # loads the model and warms what a worker keeps
+    small = queries()
+    add_history(10)
+
+    assert 0 < queries() == small
