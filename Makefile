@@ -117,6 +117,7 @@ evaluate-rankers: bench-db
 evaluate-experiment: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py evaluate_experiment --seed $(SEED) $(ARGS)
 
-## bench-ranking: feed build latency, scoring throughput, training time and memory, on PostgreSQL
+## bench-ranking: feed build latency (beside a world with 10x the history), scoring throughput, training time and
+## memory, on PostgreSQL; ARGS=--json prints one JSON object instead (build_p50_ms, build_p50_ms_10x_history, ...)
 bench-ranking: bench-db
-	$(BENCH_ENV) $(BIN)/python manage.py bench_ranking
+	$(BENCH_ENV) $(BIN)/python manage.py bench_ranking $(ARGS)
