@@ -86,7 +86,8 @@ def _world_for_one_viewer(*, scale: int = 1) -> User:
             events.append(Engagement(user=viewer, tweet=tweet, kind="like", created_at=at))
     for tweet in tweets:  # others' impressions and dwells on the candidates
         for fan in rng.choice(fans, FAN_EVENTS_PER_TWEET * scale, replace=False):
-            at = tweet.created_at + timedelta(minutes=float(rng.uniform(1, 60)))
+            # Within the hour after the post, and before now: the log holds no future.
+            at = min(tweet.created_at + timedelta(minutes=float(rng.uniform(1, 60))), now - timedelta(seconds=1))
             events.append(Engagement(user=fan, tweet=tweet, kind="impression", created_at=at))
             events.append(
                 Engagement(user=fan, tweet=tweet, kind="dwell", dwell_ms=int(rng.integers(500, 20_000)), created_at=at)
@@ -98,7 +99,9 @@ def _world_for_one_viewer(*, scale: int = 1) -> User:
         ]
         for fan in dict.fromkeys(likers):
             events.append(
-                Engagement(user=fan, tweet=tweet, kind="like", created_at=tweet.created_at + timedelta(minutes=9))
+                Engagement(
+                    user=fan, tweet=tweet, kind="like", created_at=min(tweet.created_at + timedelta(minutes=9), now)
+                )
             )
     Engagement.objects.bulk_create(events, batch_size=10_000)
     # Bulk rows bypass the services that keep the counters: count them as the services would have.

@@ -115,13 +115,13 @@ SELECT {engagement.tweet}, COUNT(DISTINCT {engagement.user})
 """)
 
 # What the counters' last day holds from the build time on, for the keys read:
-# engagements, follows of the candidates' authors, and their posts.
+# engagements (a candidate's author's tweets are all the candidates': no list
+# of 1,000 tweet ids to plan with), follows of the authors, and their posts.
 AFTER_SQL = statement("""
 SELECT 'e', e.{engagement.user}, e.{engagement.tweet}, t.{tweet.author}, e.{engagement.kind}, e.{engagement.dwell_ms}
   FROM {engagement} e JOIN {tweet} t ON t.{tweet.id} = e.{engagement.tweet}
  WHERE e.{engagement.created_at} >= %(at)s AND e.{engagement.created_at} < %(day_end)s
-   AND (e.{engagement.tweet} = ANY(%(tweets)s) OR t.{tweet.author} = ANY(%(authors)s)
-        OR e.{engagement.user} = %(viewer)s)
+   AND (t.{tweet.author} = ANY(%(authors)s) OR e.{engagement.user} = %(viewer)s)
 UNION ALL
 SELECT 'f', NULL, NULL, {follow_event.followee}, {follow_event.kind}, NULL
   FROM {follow_event}
@@ -220,7 +220,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     # counter read after it holds all of it (and perhaps more, committed
     # in between, which is newer than `at` by a moment).
     day_end = datetime.combine(today, datetime.min.time(), UTC) + DAY
-    after = fetch(AFTER_SQL, viewer=viewer, at=at, day_end=day_end, tweets=tweet_ids, authors=authors)
+    after = fetch(AFTER_SQL, viewer=viewer, at=at, day_end=day_end, authors=authors)
     tweet_less, author_less, pair_less = _after(after, viewer=viewer)
 
     # Per author: their audience, output and reception, then the viewer's history with them.
