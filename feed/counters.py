@@ -102,13 +102,20 @@ def _upsert(model: type[Model], keys: tuple[str, ...], deltas: dict[tuple, dict[
         cursor.execute(sql, params)
 
 
-def engagements_counted(events: Iterable[CountedEvent]) -> None:
-    """Count logged engagement rows into the three rollups: call it in the
+def engagements_counted(events: Iterable[CountedEvent], *, posted: Iterable[Tweet] = ()) -> None:
+    """Count logged engagement rows into the three rollups, and `posted`
+    tweets or replies (not retweets) on their authors' days: call it in the
     transaction that inserted them, with exactly the rows it inserted. Three
-    statements at most, whatever the number of events."""
+    statements at most, whatever the number of events. Once per transaction:
+    every transaction then locks counter rows in one order (tweets, authors,
+    pairs; each by key), so no two of them wait on each other in a cycle.
+    Deleting a tweet later does not uncount it: the feature counts what was
+    posted."""
     tweets: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     authors: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     pairs: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for tweet in posted:
+        authors[tweet.author_id, day_of(tweet.created_at)]["tweets"] += 1
     for event in events:
         day = day_of(event.created_at)
         tweet, author = tweets[event.tweet_id, day], authors[event.author_id, day]
@@ -139,12 +146,6 @@ def engagements_counted_by_id(ids: list[int]) -> None:
         "user_id", "tweet_id", "tweet__author_id", "kind", "dwell_ms", "created_at"
     )
     engagements_counted(CountedEvent(*row) for row in rows)
-
-
-def tweet_counted(*, tweet: Tweet) -> None:
-    """Count a posted tweet or reply (not a retweet) on its author's day.
-    Deleting it later does not uncount it: the feature counts what was posted."""
-    _upsert(AuthorDayCounts, ("author", "day"), {(tweet.author_id, day_of(tweet.created_at)): {"tweets": 1}})
 
 
 # --- Rebuild from the log ------------------------------------------------------

@@ -141,8 +141,9 @@ def _event(
     )
 
 
-def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime) -> None:
-    """Append an action's event to the log and count it (feed.counters), in the action's transaction."""
+def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime, posted: Tweet | None = None) -> None:
+    """Append an action's event to the log and count it (feed.counters), with
+    the reply it was when `posted`, in the action's transaction."""
     feed_request = served.feed_request
     _event(
         user=user,
@@ -153,7 +154,9 @@ def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime) -
         experiment={} if feed_request else _experiment_tags(assignment_for(user_id=user.pk)),
         created_at=at,
     ).save()
-    counters.engagements_counted([counters.CountedEvent(user.pk, tweet.pk, tweet.author_id, kind, None, at)])
+    counters.engagements_counted(
+        [counters.CountedEvent(user.pk, tweet.pk, tweet.author_id, kind, None, at)], posted=[posted] if posted else []
+    )
 
 
 def _bump(tweet: Tweet, counter: str, delta: int) -> None:
@@ -177,10 +180,11 @@ def tweet_create(
     at = at or timezone.now()
     parent = reply_to.original if reply_to else None
     tweet = Tweet.objects.create(author=author, text=clean_tweet_text(text), reply_to=parent, created_at=at)
-    counters.tweet_counted(tweet=tweet)
     if parent is not None:
         _bump(parent, "reply_count", +1)
-        _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at)
+        _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at, posted=tweet)
+    else:
+        counters.engagements_counted([], posted=[tweet])
     if fanout:
         tweet_posted(tweet_id=tweet.pk, author_id=author.pk)
     return tweet
