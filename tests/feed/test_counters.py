@@ -2,11 +2,14 @@
 recount from the log, whatever mix of actions and undos made them, and under
 concurrent likes of one tweet on real transactions."""
 
+import importlib
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from django.apps import apps
 from django.db import connection
 
 from feed import services
@@ -119,3 +122,25 @@ def test_concurrent_likes_of_one_tweet_are_each_counted_once():
     assert day.likes == 10
     assert AuthorDayCounts.objects.get(author=author, day=day.day).likes == 10
     assert snapshot() == recounted()
+
+
+@pytest.mark.django_db
+def test_the_migrations_backfill_counts_what_the_services_counted():
+    viewer, author = UserFactory.create_batch(2)
+    user_services.follow_create(follower=viewer, followee=author, at=T0)
+    post = tweet(author, "counted before the counters existed", at=T0)
+    services.like_create(user=viewer, tweet=post, at=T0 + timedelta(hours=13))
+    services.tweet_create(author=viewer, text="a reply", reply_to=post, at=T0 + timedelta(days=1), fanout=False)
+    services.engagements_log(
+        user=viewer,
+        events=[services.ClientEvent(post.pk, "impression"), services.ClientEvent(post.pk, "dwell", dwell_ms=15_000)],
+        at=T0 + timedelta(hours=1),
+    )
+    kept = snapshot()
+    for model in ROLLUPS:
+        model.objects.all().delete()
+
+    backfill = importlib.import_module("feed.migrations.0008_engagement_counters_backfill").backfill
+    backfill(apps, SimpleNamespace(connection=connection))
+
+    assert snapshot() == kept
