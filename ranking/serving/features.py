@@ -1,6 +1,7 @@
 """Feature hydration for one viewer's candidates at one time: the serving
 evaluator of the spec (ranking.spec), as key lookups in the counters kept on
-write (feed.counters) and two range scans of the viewer's own recent past.
+write (feed.counters) and two range scans of the log bounded by the viewer:
+their own reactions, and their followees' likes and retweets.
 
 A window's counts are the sum of its UTC days' rows per key (a tweet, an
 author, the viewer and an author), less what its last day holds from the
