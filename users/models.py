@@ -7,6 +7,10 @@ from django.utils import timezone
 class User(AbstractUser):
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
+    # When they last read their home feed, to within LAST_FEED_AT_STEP_S
+    # (users.services.user_feed_seen): fan-out marks stale only the lists of
+    # followers who read lately, found by one indexed query per chunk.
+    last_feed_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def shown_name(self) -> str:
@@ -28,6 +32,8 @@ class Follow(models.Model):
             # "who follows me", newest first, needs its own.
             models.Index(fields=["followee", "-created_at"], name="follow_followee_idx"),
             models.Index(fields=["follower", "-created_at"], name="follow_follower_idx"),
+            # Fan-out walks an author's followers in id order, a chunk at a time.
+            models.Index(fields=["followee", "follower"], name="follow_followee_follower_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """Writes on users and the follow graph. Every write goes through here."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -58,3 +59,15 @@ def follow_delete(*, follower: User, followee: User, at: datetime | None = None)
             follower=follower, followee=followee, kind=FollowEvent.Kind.UNFOLLOW, created_at=at or timezone.now()
         )
         follows_changed.send(sender=Follow, follower_id=follower.pk)
+
+
+def user_feed_seen(*, user: User, at: datetime | None = None) -> None:
+    """`user` read their home feed: keep when (User.last_feed_at), for
+    fan-out, but write it only when it is older than LAST_FEED_AT_STEP_S, so
+    that a reader scrolling costs no write per request. `at`: the
+    simulator's simulated time."""
+    now = at or timezone.now()
+    if user.last_feed_at is not None and user.last_feed_at > now - timedelta(seconds=settings.LAST_FEED_AT_STEP_S):
+        return
+    User.objects.filter(pk=user.pk).update(last_feed_at=now)
+    user.last_feed_at = now
