@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from ranking.bench.fanout import fanout_benchmark
+from ranking.bench.store import page_read_benchmark
 
 
 class Command(BaseCommand):
@@ -42,4 +43,13 @@ class Command(BaseCommand):
             f"{median['log_scan_ms']:,.0f} ms"
             f" to find them{'' if first['log_scan_same_followers'] else ' (a different set!)'}"
         )
-        self.stdout.write(json.dumps({"fanout": {**first, **median}, "runs": runs}))
+        store = page_read_benchmark()
+        size = f" ({store['list_bytes'] / 1024:,.0f} KB in Redis)" if "list_bytes" in store else ""
+        self.stdout.write(f"stored list, {store['items']} items with their feature rows{size}, p50 / p99:")
+        for key, what in (
+            ("first_page", f"a first page of {store['page']} (current version, then its slice)"),
+            ("scroll_page", f"a scroll's page of {store['page']} (its version's slice)"),
+            ("whole_list", "the whole list"),
+        ):
+            self.stdout.write(f"  {what}: {store[key]['p50_ms']:.2f} / {store[key]['p99_ms']:.2f} ms")
+        self.stdout.write(json.dumps({"fanout": {**first, **median}, "runs": runs, "stored_list": store}))
