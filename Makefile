@@ -16,7 +16,7 @@ LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -121,3 +121,7 @@ evaluate-experiment: bench-db
 ## memory, on PostgreSQL; ARGS=--json prints one JSON object instead (build_p50_ms, build_p50_ms_10x_history, ...)
 bench-ranking: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py bench_ranking $(ARGS)
+
+## bench-fanout: a new tweet of an author with 100,000 followers (about half active): time and tasks
+bench-fanout: bench-db
+	$(BENCH_ENV) $(BIN)/python manage.py bench_fanout $(ARGS)

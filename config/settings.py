@@ -278,7 +278,14 @@ TRAIN_MAX_EXAMPLES_PER_USER = env.int("TRAIN_MAX_EXAMPLES_PER_USER", default=500
 # ROC-AUC reaches this (a constant predictor scores 0.5) and its NDCG@10
 # beats the chronological order's (the feed it would replace).
 TRAIN_MIN_LIKE_ROC_AUC = env.float("TRAIN_MIN_LIKE_ROC_AUC", default=0.55)
+# Fan-out marks stale the lists of the followers who read their feed within
+# this window (User.last_feed_at); the others are rebuilt when they come back.
 FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)
+# User.last_feed_at is written when it is older than this: a reader costs one
+# UPDATE per step, not one per request; the window is days, so minutes are noise.
+LAST_FEED_AT_STEP_S = env.int("LAST_FEED_AT_STEP_S", default=5 * 60)
+# Followers a fan-out task marks stale: one indexed query and one Redis write each.
+FANOUT_CHUNK = env.int("FANOUT_CHUNK", default=1000)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Client events carry when they happened (feed.services.engagements_log).
 # Refused: older than this, for a batch held back longer is a client bug...

@@ -34,6 +34,7 @@ from ranking.feeds import (
     tweet_posted,
 )
 from users.models import User
+from users.services import user_feed_seen
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,8 @@ def feed_read(
     if not 1 <= limit <= settings.FEED_PAGE_SIZE_MAX:
         raise ValidationError({"limit": f"Ask for 1 to {settings.FEED_PAGE_SIZE_MAX} items."})
     after = FeedCursor.decode(cursor) if cursor else None
+    # For fan-out: who read lately (one write per LAST_FEED_AT_STEP_S at most).
+    user_feed_seen(user=viewer, at=at)
     feed_request = assignment = None
     if after is not None:
         feed_request = (

@@ -8,7 +8,7 @@ enqueued by task name. Any failure of Redis or the broker reads as "no
 ranked list", which the caller answers with the chronological feed.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -21,11 +21,10 @@ from ranking.store import (
     RankedItem,
     building_mark,
     building_unmark,
-    ranked_features_get,
     ranked_feed_drop,
-    ranked_feed_get,
     ranked_feed_is_fresh,
     ranked_feed_prepend,
+    ranked_feed_slice,
     ranking_unavailable,
 )
 
@@ -55,6 +54,8 @@ class RankedPage:
     items: list[RankedItem]
     has_more: bool
     feature_spec: str = ""  # the feature-spec fingerprint the list was built under
+    # Tweet id -> the feature row the build scored it with, read with the slice.
+    features: dict[int, list[float]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,10 @@ def ranked_page(
     that version expired). `arm`: what the list must have been built for (an
     experiment's variant, ranked by `rankers`); a list built for another
     arm counts as none, so no user is served another variant's ranking."""
-    feed = ranked_feed_get(user_id=user_id, version=version) if version else None
+    # Only the page's slice and the list's header are read, never the whole list.
+    feed = ranked_feed_slice(user_id=user_id, offset=offset, limit=limit, version=version) if version else None
     if feed is None:
-        feed = ranked_feed_get(user_id=user_id)
+        feed = ranked_feed_slice(user_id=user_id, offset=offset, limit=limit)
         if feed is not None and feed.arm != arm:
             feed = None
         requested = False
@@ -150,15 +152,15 @@ def ranked_page(
         model_version=feed.model_version,
         built_at=feed.built_at,
         version=feed.version,
-        items=feed.items[offset : offset + limit],
-        has_more=offset + limit < len(feed.items),
+        items=feed.items,
+        has_more=offset + limit < feed.length,
         feature_spec=feed.feature_spec,
+        features=feed.features,
     )
 
 
 def served_features(*, user_id: int, page: RankedPage, tweet_ids: list[int]) -> dict[int, list[float]]:
     """The feature rows `page`'s list scored these tweets with (tweet id ->
-    floats), in one cache read; missing where Redis lost them or is down."""
-    if not tweet_ids:
-        return {}
-    return ranked_features_get(user_id=user_id, built_at=page.built_at, tweet_ids=tweet_ids)
+    floats): read with the page's slice, so no further read; missing for
+    items placed unscored, and when Redis is down there is no page."""
+    return {tweet_id: page.features[tweet_id] for tweet_id in tweet_ids if tweet_id in page.features}

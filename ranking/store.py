@@ -1,20 +1,37 @@
-"""The stored ranked lists, in Redis (through the Django cache): one per
-user, with its stale and building marks, and beside it the feature row each
-item was scored with. Derived data: any list can be rebuilt from
-PostgreSQL, and a Redis failure reads as "no list" (or "no features").
+"""The stored ranked lists: one per user and build, with its stale and
+building marks. Derived data: any list can be rebuilt from PostgreSQL, and
+a Redis failure reads as "no list" (the caller serves the chronological
+feed).
 
-Each version of a list (a build, or the viewer's own tweet put on top) is
-also kept under its own key for SCROLL_KEEP_S, so a scroll that began on it
-reads on from it after a newer version replaced it."""
+On Redis a build is a Redis list, `ranked-list:{user}:{version}`: index 0
+holds the header (the build's version, model, built_at, feature spec, arm
+and length), then one entry per item with the feature row it was scored
+with. `ranked-list-current:{user}` names the current version. A page read is
+LINDEX 0 plus LRANGE of its slice, in one round trip: its cost does not grow
+with the list's 500 items, and the page's served features come with it.
+A replaced version is kept SCROLL_KEEP_S, so a scroll that began on it (its
+cursor names the version) reads on from it, and neither repeats nor skips an
+item across a rebuild.
 
+On the embedded default's file cache (no REDIS_URL) the same entries are
+kept as one cache value per version, sliced in Python: it serves one
+process pair on one machine, not a fleet."""
+
+import base64
+import json
+import logging
 import struct
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
+from django_redis.cache import RedisCache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 # How long a replaced list stays readable by the scrolls that began on it.
 SCROLL_KEEP_S = 3600
@@ -46,17 +63,36 @@ class RankedFeed:
     arm: str = ""
     # Tweet id -> the feature row the build scored it with (little-endian
     # float32 bytes), when given to the store; items placed unscored have
-    # none. A list read back does not carry them (ranked_features_get reads
-    # one page's).
+    # none. Stored beside each item; a list read back carries them.
     features: dict[int, bytes] | None = field(default=None, compare=False, repr=False)
 
 
-def _key(user_id: int) -> str:
-    return f"ranked-feed:{user_id}"
+@dataclass(frozen=True)
+class RankedSlice:
+    """One page of a stored list: its build's header and the items from
+    `offset`, with the feature rows they were scored with (tweet id ->
+    floats; missing for items placed unscored)."""
+
+    user_id: int
+    model_version: str
+    built_at: datetime
+    version: str
+    feature_spec: str
+    arm: str
+    length: int  # of the whole list
+    offset: int
+    items: list[RankedItem]
+    features: dict[int, list[float]] = field(compare=False, repr=False)
+    # Read with the current version, in the same round trip; None: not read.
+    stale: bool | None = None
 
 
-def _version_key(user_id: int, version: str) -> str:
-    return f"ranked-feed:{user_id}:{version}"
+def _current_key(user_id: int) -> str:
+    return f"ranked-list-current:{user_id}"
+
+
+def _list_key(user_id: int, version: str) -> str:
+    return f"ranked-list:{user_id}:{version}"
 
 
 def _stale_key(user_id: int) -> str:
@@ -73,103 +109,233 @@ def _unavailable_key(ranker: str) -> str:
     return f"ranking-unavailable:{ranker}"
 
 
-def _features_key(user_id: int) -> str:
-    return f"ranked-feed-features:{user_id}"
+def _client():
+    """The Redis client behind the cache, or None on another cache (the
+    embedded default's files): lists are then kept as cache values."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend.client.get_client(write=True)
+    return None
 
 
-def _stamp(built_at: datetime) -> int:
-    """A build's identity in its feature rows: its time in whole milliseconds."""
-    return (built_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+# --- Encoding: a header, then one entry per item, JSON text -----------------
 
 
-def _payload(feed: RankedFeed) -> dict:
-    return {
-        "version": f"{time.time():.6f}",
-        "model_version": feed.model_version,
-        "built_at": feed.built_at.isoformat(),
-        "feature_spec": feed.feature_spec,
-        "arm": feed.arm,
-        "items": [
-            [i.tweet_id, None if i.score is None else round(i.score, 6), list(i.reasons), i.team]
-            for i in feed.items[: settings.RANKED_FEED_MAX_ITEMS]
-        ],
-    }
+def _header(feed: RankedFeed, version: str, length: int) -> str:
+    return json.dumps(
+        {
+            "version": version,
+            "model_version": feed.model_version,
+            "built_at": feed.built_at.isoformat(),
+            "feature_spec": feed.feature_spec,
+            "arm": feed.arm,
+            "length": length,
+        }
+    )
 
 
-def _feed(user_id: int, payload: dict | None) -> RankedFeed | None:
-    if payload is None:
-        return None
-    # Lists stored before items had a team have three fields an item.
-    items = [RankedItem(item[0], item[1], tuple(item[2]), *item[3:]) for item in payload["items"]]
-    built_at = datetime.fromisoformat(payload["built_at"])
-    feature_spec = payload.get("feature_spec", "")
-    arm = payload.get("arm", "")
-    return RankedFeed(user_id, payload["model_version"], built_at, items, payload["version"], feature_spec, arm)
+def _entry(item: RankedItem, row: bytes | None) -> str:
+    score = None if item.score is None else round(item.score, 6)
+    encoded = None if row is None else base64.b64encode(row).decode()
+    return json.dumps([item.tweet_id, score, list(item.reasons), item.team, encoded])
 
 
-def _put(feed: RankedFeed, beside: dict | None = None) -> None:
-    payload = _payload(feed)
-    cache.set_many({_key(feed.user_id): payload, **(beside or {})}, timeout=settings.RANKED_FEED_TTL_S)
-    cache.set_many({_version_key(feed.user_id, payload["version"]): payload}, timeout=SCROLL_KEEP_S)
+def _item(entry: bytes | str) -> tuple[RankedItem, bytes | None]:
+    tweet_id, score, reasons, team, row = json.loads(entry)
+    return RankedItem(tweet_id, score, tuple(reasons), team), None if row is None else base64.b64decode(row)
+
+
+def _floats(row: bytes) -> list[float]:
+    return list(struct.unpack(f"<{len(row) // 4}f", row))
+
+
+def _new_version() -> str:
+    return f"{time.time():.6f}"
+
+
+# --- Writes ------------------------------------------------------------------
+
+
+def _write(*, user_id: int, version: str, entries: list[str], clear_marks: bool) -> None:
+    """Store `entries` (header first) as version `version` of the user's
+    list and make it the current one; the version it replaces stays
+    readable SCROLL_KEEP_S for the scrolls under way on it."""
+    ttl = settings.RANKED_FEED_TTL_S
+    marks = [_stale_key(user_id), _building_key(user_id)] if clear_marks else []
+    client = _client()
+    if client is None:
+        previous = cache.get(_current_key(user_id))
+        cache.set_many({_list_key(user_id, version): entries, _current_key(user_id): version}, timeout=ttl)
+        if previous and previous != version:
+            cache.touch(_list_key(user_id, previous), SCROLL_KEEP_S)
+        if marks:
+            cache.delete_many(marks)
+        return
+    key = cache.make_key(_list_key(user_id, version))
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.rpush(key, *entries)
+        pipe.expire(key, ttl)
+        pipe.set(cache.make_key(_current_key(user_id)), version, ex=ttl, get=True)
+        if marks:
+            pipe.delete(*(cache.make_key(mark) for mark in marks))
+        previous = pipe.execute()[3]
+        if previous is not None and previous.decode() != version:
+            # LT: only ever shortens; a list already expiring sooner keeps its time.
+            client.expire(cache.make_key(_list_key(user_id, previous.decode())), SCROLL_KEEP_S, lt=True)
+    except (RedisError, OSError):
+        logger.warning("Redis is unavailable: the ranked list of user %s was not stored", user_id, exc_info=True)
 
 
 def ranked_feed_store(*, feed: RankedFeed) -> None:
-    """Store a freshly built list, trimmed, as the user's list and as a
-    version of its own; clear its stale and building marks. The items'
-    feature rows, when the feed has them, go beside the list in the same
-    write, stamped with the build so that rows of another build are never
-    taken for this one's. One entry for all the rows (~70 KB for 500 items),
-    not one per item: the embedded file cache culls at random past 300
-    entries, and would drop lists with them."""
-    beside = {}
-    if feed.features is not None:
-        items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
-        rows = {i.tweet_id: feed.features[i.tweet_id] for i in items if i.tweet_id in feed.features}
-        beside[_features_key(feed.user_id)] = (_stamp(feed.built_at), rows)
-    _put(feed, beside)
-    cache.delete_many([_stale_key(feed.user_id), _building_key(feed.user_id)])
-
-
-def ranked_feed_get(*, user_id: int, version: str | None = None) -> RankedFeed | None:
-    """The user's list, or the version `version` of it (None once it expired)."""
-    key = _key(user_id) if version is None else _version_key(user_id, version)
-    return _feed(user_id, cache.get(key))
+    """Store a freshly built list, trimmed, as a new version and the user's
+    current one, each item with the feature row it was scored with when the
+    feed has them; clear its stale and building marks. One transaction."""
+    items = feed.items[: settings.RANKED_FEED_MAX_ITEMS]
+    rows = feed.features or {}
+    version = _new_version()
+    entries = [_header(feed, version, len(items)), *(_entry(i, rows.get(i.tweet_id)) for i in items)]
+    _write(user_id=feed.user_id, version=version, entries=entries, clear_marks=True)
 
 
 def ranked_feed_prepend(*, user_id: int, item: RankedItem) -> None:
     """Put `item` on top of the user's current list, if there is one, as a
     new version (the viewer's own new tweet: seen at once, without waiting
-    for a rebuild; scrolls under way keep the version they began on)."""
+    for a rebuild; scrolls under way keep the version they began on). Reads
+    the whole list: a post is rare beside the page reads."""
     feed = ranked_feed_get(user_id=user_id)
-    if feed is not None:
-        items = [item, *(i for i in feed.items if i.tweet_id != item.tweet_id)]
-        # Same build: its feature rows stay valid for the items it scored.
-        _put(replace(feed, items=items))
-
-
-def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:
-    """The feature rows the list built at `built_at` scored these tweets
-    with, in one read: tweet id -> floats. Rows of another build, expired
-    ones, and all of them when Redis is down, are missing."""
-    stored = cache.get(_features_key(user_id))
-    if stored is None or stored[0] != _stamp(built_at):
-        return {}
-    rows = stored[1]
-    return {
-        tweet_id: list(struct.unpack(f"<{len(rows[tweet_id]) // 4}f", rows[tweet_id]))
-        for tweet_id in tweet_ids
-        if tweet_id in rows
-    }
+    if feed is None:
+        return
+    rows = feed.features or {}
+    items = [item, *(i for i in feed.items if i.tweet_id != item.tweet_id)][: settings.RANKED_FEED_MAX_ITEMS]
+    version = _new_version()
+    # Same build: its feature rows stay valid for the items it scored.
+    entries = [_header(feed, version, len(items)), *(_entry(i, rows.get(i.tweet_id)) for i in items)]
+    _write(user_id=user_id, version=version, entries=entries, clear_marks=False)
 
 
 def ranked_feed_drop(*, user_id: int) -> None:
-    """Forget the user's list: it no longer holds who they follow."""
-    cache.delete(_key(user_id))
+    """Forget the user's list: it no longer holds who they follow. Scrolls
+    under way on it read on for SCROLL_KEEP_S."""
+    client = _client()
+    if client is None:
+        cache.delete(_current_key(user_id))
+        return
+    try:
+        previous = client.getdel(cache.make_key(_current_key(user_id)))
+        if previous is not None:
+            client.expire(cache.make_key(_list_key(user_id, previous.decode())), SCROLL_KEEP_S, lt=True)
+    except (RedisError, OSError):
+        logger.warning("Redis is unavailable: the ranked list of user %s was not dropped", user_id, exc_info=True)
 
 
-def ranked_feed_is_fresh(*, feed: RankedFeed, at: datetime | None = None) -> bool:
+# --- Reads -------------------------------------------------------------------
+
+
+def _range(*, user_id: int, version: str | None, start: int, stop: int) -> tuple[list, bool | None] | None:
+    """Entries `start` to `stop` (inclusive; -1: the last) after the header
+    of the version `version` of the user's list (None: the current one),
+    the header first, and, when the current one was read, whether it is
+    marked stale. None when there is no such list or Redis is down."""
+    client = _client()
+    if client is None:
+        version = version or cache.get(_current_key(user_id))
+        entries = cache.get(_list_key(user_id, version)) if version else None
+        if not entries:
+            return None
+        return [entries[0], *entries[1 + start : None if stop == -1 else 1 + stop + 1]], None
+    try:
+        stale = None
+        if version is None:
+            pipe = client.pipeline(transaction=False)
+            pipe.get(cache.make_key(_current_key(user_id)))
+            pipe.exists(cache.make_key(_stale_key(user_id)))
+            current, marked = pipe.execute()
+            if current is None:
+                return None
+            version, stale = current.decode(), bool(marked)
+        key = cache.make_key(_list_key(user_id, version))
+        pipe = client.pipeline(transaction=False)
+        pipe.lindex(key, 0)
+        pipe.lrange(key, 1 + start, -1 if stop == -1 else 1 + stop)
+        header, entries = pipe.execute()
+    except (RedisError, OSError):
+        logger.warning("Redis is unavailable: no ranked list for user %s", user_id, exc_info=True)
+        return None
+    if header is None:
+        return None
+    return [header, *entries], stale
+
+
+def ranked_feed_slice(*, user_id: int, offset: int, limit: int, version: str | None = None) -> RankedSlice | None:
+    """Items `offset` to `offset + limit` of the version `version` of the
+    user's list (None: the current one), with their feature rows, reading
+    only them and the header. None when there is no such list (expired,
+    never built) or Redis is down."""
+    read = _range(user_id=user_id, version=version, start=offset, stop=offset + limit - 1)
+    if read is None:
+        return None
+    (header, *entries), stale = read
+    head = json.loads(header)
+    items, features = [], {}
+    for entry in entries:
+        item, row = _item(entry)
+        items.append(item)
+        if row is not None:
+            features[item.tweet_id] = _floats(row)
+    return RankedSlice(
+        user_id=user_id,
+        model_version=head["model_version"],
+        built_at=datetime.fromisoformat(head["built_at"]),
+        version=head["version"],
+        feature_spec=head["feature_spec"],
+        arm=head["arm"],
+        length=head["length"],
+        offset=offset,
+        items=items,
+        features=features,
+        stale=stale,
+    )
+
+
+def ranked_feed_get(*, user_id: int, version: str | None = None) -> RankedFeed | None:
+    """The user's whole list, or the version `version` of it (None once it
+    expired), with its feature rows: for writes and tests. A page read
+    reads its slice (ranked_feed_slice)."""
+    read = _range(user_id=user_id, version=version, start=0, stop=-1)
+    if read is None:
+        return None
+    (header, *entries), _ = read
+    head = json.loads(header)
+    items, rows = [], {}
+    for entry in entries:
+        item, row = _item(entry)
+        items.append(item)
+        if row is not None:
+            rows[item.tweet_id] = row
+    built_at = datetime.fromisoformat(head["built_at"])
+    return RankedFeed(
+        user_id, head["model_version"], built_at, items, head["version"], head["feature_spec"], head["arm"], rows
+    )
+
+
+def ranked_features_get(*, user_id: int, built_at: datetime, tweet_ids: list[int]) -> dict[int, list[float]]:
+    """The feature rows the user's current list, when it is the build of
+    `built_at`, scored these tweets with: tweet id -> floats. Reads the whole
+    list (for tests and tools); a page's rows come with its slice."""
+    feed = ranked_feed_get(user_id=user_id)
+    if feed is None or feed.built_at != built_at:
+        return {}
+    return {tweet_id: _floats(feed.features[tweet_id]) for tweet_id in tweet_ids if tweet_id in feed.features}
+
+
+def ranked_feed_is_fresh(*, feed: RankedFeed | RankedSlice, at: datetime | None = None) -> bool:
     age_s = ((at or timezone.now()) - feed.built_at).total_seconds()
-    return age_s <= settings.RANKED_FEED_MAX_AGE_S and not cache.get(_stale_key(feed.user_id))
+    if age_s > settings.RANKED_FEED_MAX_AGE_S:
+        return False
+    stale = getattr(feed, "stale", None)
+    return not (cache.get(_stale_key(feed.user_id)) if stale is None else stale)
 
 
 def feeds_mark_stale(*, user_ids: list[int]) -> None:

@@ -73,10 +73,11 @@ def build_feed(user_id: int) -> int:
 def fanout_tweet(tweet_id: int) -> int:
     """A new tweet: mark its author's recently active followers' feeds stale,
     a task per chunk. Returns how many followers were marked."""
-    chunks = followers_to_notify(tweet_id=tweet_id)
-    for chunk in chunks:
+    marked = 0
+    for chunk in followers_to_notify(tweet_id=tweet_id):
         enqueue(mark_feeds_stale.name, chunk)
-    return sum(len(chunk) for chunk in chunks)
+        marked += len(chunk)
+    return marked
 
 
 @shared_task(acks_late=True)

@@ -10,6 +10,10 @@ class User(AbstractUser):
     # The follow graph's in-degree, kept by users.services in the follow's own
     # transaction: a feature read as one column, however famous the user.
     follower_count = models.PositiveIntegerField(default=0)
+    # When they last read their home feed, to within LAST_FEED_AT_STEP_S
+    # (users.services.user_feed_seen): fan-out marks stale only the lists of
+    # followers who read lately, found by one indexed query per chunk.
+    last_feed_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def shown_name(self) -> str:
@@ -31,6 +35,8 @@ class Follow(models.Model):
             # "who follows me", newest first, needs its own.
             models.Index(fields=["followee", "-created_at"], name="follow_followee_idx"),
             models.Index(fields=["follower", "-created_at"], name="follow_follower_idx"),
+            # Fan-out walks an author's followers in id order, a chunk at a time.
+            models.Index(fields=["followee", "follower"], name="follow_followee_follower_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """Writes on users and the follow graph. Every write goes through here."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -79,3 +80,15 @@ def follower_counts_recount(*, user_ids: list[int] | None = None) -> None:
             f"UPDATE {user} SET follower_count = "  # noqa: S608  # nosec B608
             f"(SELECT COUNT(*) FROM {follow} f WHERE f.followee_id = {user}.id){scope}"
         )
+
+
+def user_feed_seen(*, user: User, at: datetime | None = None) -> None:
+    """`user` read their home feed: keep when (User.last_feed_at), for
+    fan-out, but write it only when it is older than LAST_FEED_AT_STEP_S, so
+    that a reader scrolling costs no write per request. `at`: the
+    simulator's simulated time."""
+    now = at or timezone.now()
+    if user.last_feed_at is not None and user.last_feed_at > now - timedelta(seconds=settings.LAST_FEED_AT_STEP_S):
+        return
+    User.objects.filter(pk=user.pk).update(last_feed_at=now)
+    user.last_feed_at = now

@@ -13,6 +13,7 @@ from feed import services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
 from feed.selectors import CURSOR_POSITION_MAX, CURSOR_SALT, FeedCursor
 from tests.factories import UserFactory, assigned, follow, served, tweet
+from users.services import user_feed_seen
 
 pytestmark = pytest.mark.django_db
 
@@ -575,6 +576,8 @@ def mixed_items(viewer, author, count):
 @pytest.mark.parametrize("build", [plain_items, mixed_items])
 def test_feed_page_costs_a_constant_number_of_queries(viewer, build, django_assert_num_queries, experiment_cached):
     build(viewer.user, UserFactory(), 45)
+    # A reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write (at most one a step).
+    user_feed_seen(user=viewer.user)
 
     with django_assert_num_queries(FEED_PAGE_QUERIES):
         first = viewer.get("/api/feed/?mode=latest")

@@ -2,6 +2,7 @@
 scored with and the feature spec's fingerprint, the request with the time
 its list was built; the latest timeline with neither."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -12,8 +13,9 @@ from django.utils import timezone
 from feed.models import FeedRequest, ServedItem
 from ranking.serving.pipeline import feed_build
 from ranking.spec import FEATURE_SPEC_FINGERPRINT, NUMERIC_FEATURES
-from ranking.store import _features_key
+from ranking.store import ranked_feed_get, ranked_feed_store
 from tests.factories import UserFactory, follow, tweet
+from users.services import user_feed_seen
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +45,9 @@ def test_ranked_items_keep_the_features_they_were_scored_with(built, django_asse
     rows = feed.features
     assert set(rows) == {item.tweet_id for item in feed.items}
 
-    # The feed request, the page of tweets and the served-items insert: as without features.
+    # The feed request, the page of tweets and the served-items insert: as without features
+    # (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
+    user_feed_seen(user=client.user)
     with django_assert_num_queries(3):
         body = client.get("/api/feed/?mode=ranked&limit=4").json()
     rest = client.get(body["next"]).json()
@@ -70,9 +74,9 @@ def test_the_latest_timeline_serves_no_features(built):
     assert {(i.features, i.feature_spec) for i in served(body["feed_request"])} == {(None, "")}
 
 
-def test_rows_lost_from_the_cache_leave_the_page_served_without_features(built):
-    client, _ = built
-    cache.delete(_features_key(client.user.pk))
+def test_a_list_stored_without_its_rows_serves_its_page_without_features(built):
+    client, feed = built
+    ranked_feed_store(feed=replace(feed, features=None))
 
     body = client.get("/api/feed/?mode=ranked&limit=3").json()
 
@@ -80,10 +84,26 @@ def test_rows_lost_from_the_cache_leave_the_page_served_without_features(built):
     assert {(i.features, i.feature_spec) for i in served(body["feed_request"])} == {(None, "")}
 
 
-def test_a_scroll_onto_a_rebuilt_list_keeps_no_features_of_another_build(built):
+def test_a_scroll_across_a_rebuild_keeps_the_rows_of_the_build_it_began_on(built):
     client, feed = built
     first = client.get("/api/feed/?mode=ranked&limit=2").json()
     feed_build(user_id=client.user.pk, at=feed.built_at + timedelta(seconds=1))
+
+    second = client.get(first["next"]).json()
+
+    assert second["feed_request"] == first["feed_request"]
+    items = served(first["feed_request"])
+    assert len(items) == 4
+    assert all(i.features == np.frombuffer(feed.features[i.tweet_id], "<f4").tolist() for i in items)
+
+
+def test_a_scroll_onto_a_rebuilt_list_keeps_no_features_of_another_build(built):
+    client, feed = built
+    first = client.get("/api/feed/?mode=ranked&limit=2").json()
+    began_on = ranked_feed_get(user_id=client.user.pk).version
+    feed_build(user_id=client.user.pk, at=feed.built_at + timedelta(seconds=1))
+    # The version the scroll began on expired: it reads on from the current one.
+    cache.delete(f"ranked-list:{client.user.pk}:{began_on}")
 
     second = client.get(first["next"]).json()
 

@@ -28,3 +28,17 @@ def test_bench_ranking_json_prints_the_headline_figures_and_nothing_else(capsys)
     assert figures["build_p50_ratio_10x_history"] == pytest.approx(
         figures["build_p50_ms_10x_history"] / figures["build_p50_ms"]
     )
+
+
+def test_bench_fanout_prints_its_figures(capsys, settings):
+    settings.FANOUT_CHUNK = 50
+    call_command("bench_fanout", "--followers", "300", "--log-requests", "2", "--runs", "1")
+    out = capsys.readouterr().out
+
+    figures = json.loads(out.strip().splitlines()[-1])
+    fanout = figures["fanout"]
+    assert "fan-out, 300 followers" in out and "the whole list" in out
+    assert 0 < fanout["active"] < 300
+    assert fanout["chunks"] == fanout["tasks"] == -(-fanout["active"] // 50)
+    assert fanout["log_scan_same_followers"]
+    assert figures["stored_list"]["items"] == settings.RANKED_FEED_MAX_ITEMS

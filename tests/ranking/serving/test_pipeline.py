@@ -9,7 +9,6 @@ from prometheus_client import REGISTRY
 
 from feed import services
 from ranking import registry
-from ranking.fanout import followers_to_notify
 from ranking.serving import scorer
 from ranking.serving.pipeline import feed_build
 from ranking.spec import FEATURE_SPEC_VERSION
@@ -77,21 +76,6 @@ def test_tasks_build_and_mark_feeds(active_model):
     assert ranked_feed_is_fresh(feed=ranked_feed_get(user_id=viewer.pk))
     mark_feeds_stale.apply(args=[[viewer.pk]])
     assert not ranked_feed_is_fresh(feed=ranked_feed_get(user_id=viewer.pk))
-
-
-def test_fan_out_reaches_only_recently_active_followers(settings):
-    author, active, dormant, stranger = UserFactory.create_batch(4)
-    follow(active, author)
-    follow(dormant, author)
-    services.feed_request_create(user=active, mode="latest")
-    services.feed_request_create(user=dormant, mode="latest", at=timezone.now() - timedelta(days=30))
-    services.feed_request_create(user=stranger, mode="latest")
-    posted = tweet(author, "news")
-
-    assert followers_to_notify(tweet_id=posted.pk) == [[active.pk]]
-    assert followers_to_notify(tweet_id=987654321) == []
-    settings.FANOUT_ACTIVE_WINDOW_S = 60 * 24 * 3600
-    assert followers_to_notify(tweet_id=posted.pk) == [sorted([active.pk, dormant.pk])]
 
 
 def test_a_stale_list_is_still_served_ranked_while_a_build_is_requested(api_for, active_model):

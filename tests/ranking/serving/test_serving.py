@@ -19,6 +19,7 @@ from ranking.store import (
     ranked_feed_store,
 )
 from tests.factories import UserFactory, follow, tweet
+from users.services import user_feed_seen
 
 
 def test_the_score_is_the_weighted_sum_of_the_probabilities(settings):
@@ -100,7 +101,9 @@ def test_a_stored_ranked_list_is_served_in_its_order_with_scores_and_reasons(
     ]
     ranked_feed_store(feed=RankedFeed(client.user.pk, "v7", timezone.now(), items))
 
-    # The stored list (cache), the feed request, the page of tweets and the served-items insert.
+    # The stored list (cache), the feed request, the page of tweets and the served-items insert
+    # (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
+    user_feed_seen(user=client.user)
     with django_assert_num_queries(3):
         response = client.get("/api/feed/?mode=ranked&limit=2")
     body = response.json()
