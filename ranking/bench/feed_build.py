@@ -116,6 +116,21 @@ def _analyze() -> None:
         cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in tables)}")
 
 
+def _postgres_cpu_s() -> float | None:
+    """CPU seconds this connection's PostgreSQL backend has used, from /proc
+    (the capacity plan sizes the database by it); None when the server runs
+    on another machine or its /proc is not readable here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def feed_build_benchmark(*, runs: int = 50) -> dict:
     """Build one viewer's feed (100 followees, 1,000 candidates) `runs` times
     on a normal world and `runs` times on a world with HISTORY_SCALE times its
@@ -128,17 +143,24 @@ def feed_build_benchmark(*, runs: int = 50) -> dict:
     worlds = ("normal", "10x_history")
     totals: dict = {world: [] for world in worlds}
     stages: dict = {world: {"candidates": [], "features": [], "scoring": [], "heuristics": []} for world in worlds}
+    # CPU per build, summed over the timed builds: /proc counts in clock ticks
+    # (10 ms), too coarse for one build.
+    cpu_s: dict = {world: {"worker": 0.0, "postgres": 0.0} for world in worlds}
     with transaction.atomic():
         viewers = {"normal": _world_for_one_viewer(), "10x_history": _world_for_one_viewer(scale=HISTORY_SCALE)}
         _analyze()
         for run in range(runs + 3):
             for world in worlds:
                 laps: dict = {}
+                postgres_began, worker_began = _postgres_cpu_s(), time.process_time()
                 began = time.perf_counter()
                 feed = feed_rank(user_id=viewers[world].pk, at=timezone.now(), model=loaded, timings=laps)
                 ranked_feed_store(feed=feed)
                 if run >= 3:  # the first builds warm caches and the graph up
                     totals[world].append(time.perf_counter() - began)
+                    cpu_s[world]["worker"] += time.process_time() - worker_began
+                    if postgres_began is not None:
+                        cpu_s[world]["postgres"] += _postgres_cpu_s() - postgres_began
                     for stage, seconds in stages[world].items():
                         seconds.append(laps[stage])
         candidates = len(candidates_for(viewer_id=viewers["normal"].pk, at=timezone.now()).candidates)
@@ -157,6 +179,10 @@ def feed_build_benchmark(*, runs: int = 50) -> dict:
             stage: _percentile(seconds, 50) for stage, seconds in stages["10x_history"].items()
         },
         "scoring_share_p50": float(np.median(np.array(stages["normal"]["scoring"]) / np.array(normal))),
+        # Mean CPU-ms of one build, in the feeds worker and in PostgreSQL
+        # (postgres 0 when its /proc could not be read).
+        "cpu_ms_per_build": {kind: seconds * 1000 / runs for kind, seconds in cpu_s["normal"].items()},
+        "cpu_ms_per_build_10x_history": {kind: seconds * 1000 / runs for kind, seconds in cpu_s["10x_history"].items()},
     }
 
 

@@ -12,6 +12,7 @@ def test_bench_ranking_prints_its_figures(capsys):
 
     assert "feed build, 100 followees, 1000 candidates" in out
     assert "with 10x the history" in out
+    assert "CPU per build (mean): feeds worker" in out
     assert "candidates/s per process" in out
     assert "training on 5,000 examples" in out
     assert "resident memory: web process" in out
@@ -25,6 +26,7 @@ def test_bench_ranking_json_prints_the_headline_figures_and_nothing_else(capsys)
 
     for key in ("build_p50_ms", "build_p99_ms", "build_p50_ms_10x_history", "scoring_candidates_per_s"):
         assert figures[key] > 0
+    assert figures["build_cpu_ms_worker"] > 0 and figures["build_cpu_ms_postgres"] >= 0
     assert figures["build_p50_ratio_10x_history"] == pytest.approx(
         figures["build_p50_ms_10x_history"] / figures["build_p50_ms"]
     )

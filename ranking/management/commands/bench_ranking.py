@@ -43,6 +43,10 @@ class Command(BaseCommand):
         )
         stages = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in build["stages_p50_ms"].items())
         self.stdout.write(f"  stages (p50): {stages}")
+        cpu = build["cpu_ms_per_build"]
+        self.stdout.write(
+            f"  CPU per build (mean): feeds worker {cpu['worker']:.1f} ms, PostgreSQL {cpu['postgres']:.1f} ms"
+        )
         model_line = (
             f"scoring: batch 1 {model.predict_ms[1]:.2f} ms, batch 1,000 {model.predict_ms[1000]:.2f} ms "
             f"-> {model.candidates_per_s:,.0f} candidates/s per process"
@@ -64,6 +68,8 @@ def summary(build: dict, candidates_per_s: float) -> dict:
         "build_p99_ms_10x_history": build["total_p99_ms_10x_history"],
         "build_p50_ratio_10x_history": build["history_ratio_p50"],
         "scoring_candidates_per_s": candidates_per_s,
+        "build_cpu_ms_worker": build["cpu_ms_per_build"]["worker"],
+        "build_cpu_ms_postgres": build["cpu_ms_per_build"]["postgres"],
     }
 
 
