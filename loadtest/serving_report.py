@@ -36,7 +36,8 @@ def main(run_dir: str, out: str, workers: str, server_cpus: str, client_cpus: st
         ratio = round(feed["rps"] / floor["rps"], 3) if floor["rps"] else 0.0
         detail[n] = {"floor": floor, "feed": feed, "ratio": ratio}
         for name, run in (("bare", floor), ("feed", feed)):
-            print(f"{n:>7}  {name:<5} {run['rps']:>8.1f} {run['p50_ms']:>8.2f} {run['p99_ms']:>8.2f} {run['failures']:>8}")
+            rps, p50, p99, failures = run["rps"], run["p50_ms"], run["p99_ms"], run["failures"]
+            print(f"{n:>7}  {name:<5} {rps:>8.1f} {p50:>8.2f} {p99:>8.2f} {failures:>8}")
         print(f"{n:>7}  ratio feed/bare: {ratio:.3f}")
     high, low = detail[max(clients, key=int)], detail[min(clients, key=int)]
     summary = {
