@@ -16,7 +16,7 @@ LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
