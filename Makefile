@@ -16,7 +16,7 @@ LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -125,3 +125,9 @@ bench-ranking: bench-db
 ## bench-fanout: a new tweet of an author with 100,000 followers (about half active): time and tasks
 bench-fanout: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py bench_fanout $(ARGS)
+
+## bench-serving: gunicorn on PostgreSQL and Redis with a seeded world; wrk measures a bare Django JSON view (mounted
+## only for this) and GET /api/feed/ in the same run, at 4 and 32 clients: req/s, p50, p99, the ratio feed/bare;
+## writes artifacts/bench/serving.json (bin/bench-serving; a few minutes)
+bench-serving: $(VENV)/.dev
+	bin/bench-serving

@@ -46,6 +46,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 if env.str("POD_IP", default=""):
     ALLOWED_HOSTS.append(env.str("POD_IP"))
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# make bench-serving's bare JSON view (config/bench.py) at /bench/floor: set
+# only by bin/bench-serving, never in a deployment.
+BENCH_FLOOR_VIEW = env.bool("BENCH_FLOOR_VIEW", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import errors, health
+from config import bench, errors, health
 
 handler400 = errors.bad_request
 handler403 = errors.permission_denied
@@ -31,3 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
+
+# The bare view bin/bench-serving compares the feed with: only for the benchmark.
+if settings.BENCH_FLOOR_VIEW:
+    urlpatterns.append(path("bench/floor", bench.floor, name="bench-floor"))

@@ -626,17 +626,20 @@ def feed_read(
                 )
             ranking = page.ranking
 
-    feed_request = feed_request or feed_request_create(
-        user=viewer, mode=FeedRequest.Mode.LATEST, assignment=assignment, at=at
-    )
-    tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)
-    more, tweets = len(tweets) > limit, tweets[:limit]
-    next_cursor = None
-    if more:
-        last = tweets[-1]
-        next_cursor = FeedCursor(feed_request.pk, start + limit, last.created_at, last.pk).encode()
-    items = [FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)]
-    served_record(feed_request=feed_request, items=items)
+    # The feed request and its served items in one transaction: one commit
+    # (one WAL flush) a page instead of two; no savepoint (two more round trips).
+    with transaction.atomic(savepoint=False):
+        feed_request = feed_request or feed_request_create(
+            user=viewer, mode=FeedRequest.Mode.LATEST, assignment=assignment, at=at
+        )
+        tweets = timeline_latest(viewer=viewer, before=after, limit=limit + 1)
+        more, tweets = len(tweets) > limit, tweets[:limit]
+        next_cursor = None
+        if more:
+            last = tweets[-1]
+            next_cursor = FeedCursor(feed_request.pk, start + limit, last.created_at, last.pk).encode()
+        items = [FeedItem(tweet, start + offset) for offset, tweet in enumerate(tweets)]
+        served_record(feed_request=feed_request, items=items)
     return FeedPage(feed_request, feed_request.mode, ranking, items, next_cursor, **tags)
 
 
@@ -651,6 +654,9 @@ def _page_tags(feed_request: FeedRequest | None, assignment: Assignment | None) 
     return {"experiment": assignment.experiment, "variant": assignment.variant}
 
 
+# The feed request and its served items: one commit (one WAL flush) a page, not two. No savepoint:
+# nothing inside is retried on its own (and a savepoint costs two more round trips).
+@transaction.atomic(savepoint=False)
 def _ranked_feed_page(
     *, viewer, page: RankedPage, feed_request, assignment: Assignment | None, start: int, at
 ) -> FeedPage:

@@ -588,6 +588,22 @@ def test_feed_page_costs_a_constant_number_of_queries(viewer, build, django_asse
     assert first.json()["next"] and second.json()["next"]
 
 
+def test_feed_items_are_what_their_documented_serializer_makes(viewer, experiment_cached):
+    """The page's items are built as plain dicts (feed_item_data) for speed; the
+    schema documents them with FeedItemSerializer: both must agree, field for
+    field, on every kind of item (retweets, replies, the viewer's state)."""
+    from feed.api import FeedItemSerializer, feed_item_data
+
+    mixed_items(viewer.user, UserFactory(), 10)
+    page = services.feed_read(viewer=viewer.user, mode=FeedRequest.Mode.LATEST)
+    page.items[0] = services.FeedItem(page.items[0].tweet, 0, 0.5, ("followed",))
+
+    assert any(item.tweet.retweet_of_id for item in page.items)
+    assert any(getattr(item.tweet, "liked", False) for item in page.items)
+    for item in page.items:
+        assert json.loads(json.dumps(feed_item_data(item))) == json.loads(json.dumps(FeedItemSerializer(item).data))
+
+
 def mixed_author_items(viewer, author, count):
     kinds = ["reply", "retweet", "retweet_of_reply", "plain"]
     for n in range(count):
