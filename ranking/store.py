@@ -145,6 +145,17 @@ def _item(entry: bytes | str) -> tuple[RankedItem, bytes | None]:
     return RankedItem(tweet_id, score, tuple(reasons), team), None if row is None else base64.b64decode(row)
 
 
+def _items(entries: list) -> tuple[list[RankedItem], dict[int, bytes]]:
+    """A stored list's entries: its items in order, and the feature rows by tweet id."""
+    items, rows = [], {}
+    for entry in entries:
+        item, row = _item(entry)
+        items.append(item)
+        if row is not None:
+            rows[item.tweet_id] = row
+    return items, rows
+
+
 def _floats(row: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(row) // 4}f", row))
 
@@ -278,12 +289,7 @@ def ranked_feed_slice(*, user_id: int, offset: int, limit: int, version: str | N
         return None
     (header, *entries), stale = read
     head = json.loads(header)
-    items, features = [], {}
-    for entry in entries:
-        item, row = _item(entry)
-        items.append(item)
-        if row is not None:
-            features[item.tweet_id] = _floats(row)
+    items, rows = _items(entries)
     return RankedSlice(
         user_id=user_id,
         model_version=head["model_version"],
@@ -294,7 +300,7 @@ def ranked_feed_slice(*, user_id: int, offset: int, limit: int, version: str | N
         length=head["length"],
         offset=offset,
         items=items,
-        features=features,
+        features={tweet_id: _floats(row) for tweet_id, row in rows.items()},
         stale=stale,
     )
 
@@ -308,12 +314,7 @@ def ranked_feed_get(*, user_id: int, version: str | None = None) -> RankedFeed |
         return None
     (header, *entries), _ = read
     head = json.loads(header)
-    items, rows = [], {}
-    for entry in entries:
-        item, row = _item(entry)
-        items.append(item)
-        if row is not None:
-            rows[item.tweet_id] = row
+    items, rows = _items(entries)
     built_at = datetime.fromisoformat(head["built_at"])
     return RankedFeed(
         user_id, head["model_version"], built_at, items, head["version"], head["feature_spec"], head["arm"], rows
