@@ -241,8 +241,9 @@ def retweet_create(
     at = at or timezone.now()
     original = tweet.original
     # Lock the original so two concurrent retweets by one user cannot both pass
-    # the existence check (the partial unique index would reject the second).
-    Tweet.objects.select_for_update().filter(pk=original.pk).first()
+    # the existence check (the partial unique index would reject the second);
+    # no key lock, so others' events on it still pass their foreign-key checks.
+    Tweet.objects.select_for_update(no_key=True).filter(pk=original.pk).first()
     existing = Tweet.objects.filter(author=user, retweet_of=original, deleted_at__isnull=True).first()
     if existing:
         return existing
@@ -461,8 +462,12 @@ def _dwell_within_time(*, user: User, events: list[ClientEvent], now: datetime) 
     if not dwells:
         return
     request_ids = sorted({event.feed_request.pk for _, event in dwells})
-    # Locked in one order, so two batches never wait on each other in a cycle.
-    list(FeedRequest.objects.select_for_update().filter(pk__in=request_ids).order_by("pk").values_list("pk"))
+    # Locked in one order, so two batches never wait on each other in a cycle;
+    # FOR NO KEY UPDATE, so an action's event that names one of these feed
+    # requests can still take its foreign-key check's key-share lock at commit
+    # (FOR UPDATE would make that action wait here while this batch waits for
+    # the counter rows the action holds: a deadlock).
+    list(FeedRequest.objects.select_for_update(no_key=True).filter(pk__in=request_ids).order_by("pk").values_list("pk"))
     client_ids = {event.id for _, event in dwells if event.id is not None}
     counted = set(
         Engagement.objects.filter(user=user, client_event_id__in=client_ids).values_list("client_event_id", flat=True)

@@ -4,18 +4,20 @@ concurrent likes of one tweet on real transactions."""
 
 import importlib
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 
 from feed import services
 from feed.counters import counters_rebuild
 from feed.models import AuthorDayCounts, TweetDayCounts, ViewerAuthorDayCounts
 from tests.factories import UserFactory, tweet
+from tests.factories import served as served_to
 from users import services as user_services
 from users.models import User
 from users.services import follower_counts_recount
@@ -144,3 +146,50 @@ def test_the_migrations_backfill_counts_what_the_services_counted():
     backfill(apps, SimpleNamespace(connection=connection))
 
     assert snapshot() == kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_and_a_batch_of_dwells_from_one_feed_request_do_not_deadlock():
+    """The report inserts its event (whose foreign key to the feed request is
+    checked at commit, under a key-share lock) and takes the author's counter
+    rows; then the batch locks the feed request, to bound its dwells, and
+    waits for those rows. A lock on the feed request that excluded the key
+    share would close the cycle (CI saw it: "deadlock detected")."""
+    author, viewer = UserFactory(), UserFactory()
+    posts = [tweet(author, f"post {n}", at=T0 - timedelta(hours=2)) for n in range(2)]
+    served = served_to(viewer, *posts, at=T0 - timedelta(hours=1))
+    reported, batch_locking, errors = threading.Event(), threading.Event(), []
+
+    def report():
+        try:
+            with transaction.atomic():
+                services.report_create(
+                    user=viewer, tweet=posts[0], reason="spam", served=services.Served(served, 0), at=T0
+                )
+                reported.set()
+                batch_locking.wait(timeout=10)
+                time.sleep(0.5)  # the batch now holds the feed request and waits for the counters
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def dwells():
+        try:
+            reported.wait(timeout=10)
+            batch_locking.set()
+            events = [services.ClientEvent(posts[1].pk, "dwell", dwell_ms=2000, feed_request=served, position=1)]
+            services.engagements_log(user=viewer, events=events, at=T0)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report), threading.Thread(target=dwells)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert snapshot() == recounted()
