@@ -1,7 +1,10 @@
 """The feed build and memory benchmarks (`make bench-ranking`). They print
 numbers; nothing here asserts a target (machines are noisy)."""
 
+import cProfile
+import io
 import os
+import pstats
 import subprocess  # nosec B404
 import sys
 import tempfile
@@ -131,15 +134,43 @@ def _postgres_cpu_s() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _bench_model() -> LoadedModel:
+    """A model trained for one epoch on synthetic data: the build's cost does
+    not depend on how well it ranks."""
+    train = synthetic_examples(n=20_000, seed=3)
+    model = build_model(train.features, positive_rates=positive_rates(train))
+    fit(model, train, epochs=1, batch_size=1024)
+    return LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
+
+
+def feed_build_profile(*, runs: int = 50, top: int = 25) -> str:
+    """cProfile of `runs` builds of the normal world's viewer (after 3 to
+    warm up): the `top` functions by their own time, then by cumulative
+    time, as pstats prints them. Where a build's time goes, function by
+    function; on this database, rolled back."""
+    loaded = _bench_model()
+    profile = cProfile.Profile()
+    with transaction.atomic():
+        viewer = _world_for_one_viewer()
+        _analyze()
+        for run in range(runs + 3):
+            if run == 3:
+                profile.enable()
+            feed_rank(user_id=viewer.pk, at=timezone.now(), model=loaded, timings={})
+        profile.disable()
+        transaction.set_rollback(True)
+    out = io.StringIO()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(top)
+    return out.getvalue()
+
+
 def feed_build_benchmark(*, runs: int = 50) -> dict:
     """Build one viewer's feed (100 followees, 1,000 candidates) `runs` times
     on a normal world and `runs` times on a world with HISTORY_SCALE times its
     history, alternating the two, with a model trained on synthetic data, on
     this database (rolled back)."""
-    train = synthetic_examples(n=20_000, seed=3)
-    model = build_model(train.features, positive_rates=positive_rates(train))
-    fit(model, train, epochs=1, batch_size=1024)
-    loaded = LoadedModel(0, "bench", Scorer.from_bytes(export_model(model)))
+    loaded = _bench_model()
     worlds = ("normal", "10x_history")
     totals: dict = {world: [] for world in worlds}
     stages: dict = {world: {"candidates": [], "features": [], "scoring": [], "heuristics": []} for world in worlds}

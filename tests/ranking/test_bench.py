@@ -20,6 +20,14 @@ def test_bench_ranking_prints_its_figures(capsys):
     assert figures["memory"]["feeds_worker_mb"] > figures["memory"]["web_mb"]
 
 
+def test_bench_ranking_profile_prints_where_a_build_spends_its_time(capsys):
+    call_command("bench_ranking", "--runs", "2", "--profile")
+    out = capsys.readouterr().out
+
+    assert "Ordered by: internal time" in out and "Ordered by: cumulative time" in out
+    assert "feed_rank" in out
+
+
 def test_bench_ranking_json_prints_the_headline_figures_and_nothing_else(capsys):
     call_command("bench_ranking", "--runs", "2", "--train-examples", "5000", "--json")
     figures = json.loads(capsys.readouterr().out)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from ranking.bench.feed_build import HISTORY_SCALE, feed_build_benchmark, resident_memory_mb
+from ranking.bench.feed_build import HISTORY_SCALE, feed_build_benchmark, feed_build_profile, resident_memory_mb
 from ranking.bench.model import model_benchmark
 
 
@@ -18,8 +18,16 @@ class Command(BaseCommand):
             dest="as_json",
             help="print one JSON object (build_p50_ms, build_p99_ms, build_p50_ms_10x_history, ...) and nothing else",
         )
+        parser.add_argument(
+            "--profile",
+            action="store_true",
+            help="instead: cProfile of --runs builds of the normal world, the top functions by own and cumulative time",
+        )
 
-    def handle(self, *, runs, train_examples, as_json, **options):
+    def handle(self, *, runs, train_examples, as_json, profile, **options):
+        if profile:
+            self.stdout.write(feed_build_profile(runs=runs))
+            return
         build = feed_build_benchmark(runs=runs)
         model = model_benchmark(examples=train_examples)
         memory = resident_memory_mb()
