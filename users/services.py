@@ -36,8 +36,8 @@ def follow_create(*, follower: User, followee: User, at: datetime | None = None)
     """Follow `followee`. Idempotent and race-free: following twice keeps one
     edge, and of concurrent follows one inserts it, appends it to the follow
     log (FollowEvent) and counts it in followee.follower_count, the others do
-    nothing. Returns whether this
-    call made the edge. `at`: the simulator's simulated time."""
+    nothing. Returns whether this call made the edge. `at`: the simulator's
+    simulated time."""
     if follower.pk == followee.pk:
         raise ValidationError({"username": "You cannot follow yourself."})
     follow = insert_once(Follow, follower=follower, followee=followee, created_at=at or timezone.now())
