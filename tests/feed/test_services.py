@@ -93,6 +93,52 @@ def test_hydrated_tweets_carry_authors_and_viewer_state_in_one_query(django_asse
     assert not selectors.tweets_hydrated().filter(pk__in=[original.pk, retweet.pk]).exists()
 
 
+def _card(t):
+    """Everything a card reads off a hydrated tweet."""
+    if t is None:
+        return None
+    fields = {f.attname: getattr(t, f.attname) for f in Tweet._meta.concrete_fields}
+    author = {f.attname: getattr(t.author, f.attname) for f in type(t.author)._meta.concrete_fields}
+    state = (bool(getattr(t, "liked", False)), bool(getattr(t, "retweeted", False)))
+    return fields, author, state, _card(t.retweet_of) if t.retweet_of_id else None
+
+
+def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_queries):
+    """The ranked page's hand-written hydration gives the ORM's rows: deleted
+    tweets, retweets of deleted originals and what the viewer hid or reported
+    (on the original or a retweet of it) left out; likes and retweets read on
+    the original; the ids' order kept."""
+    viewer, author, other = UserFactory(), UserFactory(), UserFactory()
+    plain, liked, hidden, reported, gone, gone_original = (tweet(author=author, text=f"t{n}") for n in range(6))
+    reply = tweet(author=other, text="a reply", reply_to=plain)
+    retweet_of_liked = services.retweet_create(user=other, tweet=liked)
+    retweet_of_hidden = services.retweet_create(user=other, tweet=hidden)
+    retweet_of_gone = services.retweet_create(user=other, tweet=gone_original)
+    own_retweet = services.retweet_create(user=viewer, tweet=plain)
+    services.like_create(user=viewer, tweet=retweet_of_liked)
+    services.retweet_create(user=viewer, tweet=liked)
+    services.retweet_delete(user=viewer, tweet=liked)  # a deleted retweet is no longer "retweeted"
+    services.hide_create(user=viewer, tweet=hidden)
+    services.report_create(user=viewer, tweet=reported, reason="spam")
+    services.tweet_delete(tweet=gone, by=author)
+    services.tweet_delete(tweet=gone_original, by=author)
+    ids = [
+        t.pk
+        for t in (retweet_of_gone, reply, own_retweet, plain, liked, retweet_of_liked, hidden, retweet_of_hidden)
+        + (reported, gone, gone_original)
+    ] + [10**12]
+
+    with django_assert_num_queries(1):
+        got = selectors.tweets_in_order(viewer=viewer, tweet_ids=ids)
+        cards = [_card(t) for t in got]
+    found = selectors.tweets_hydrated(viewer=viewer).exclude(selectors.tweets_removed_by(viewer)).in_bulk(ids)
+    assert [t.pk for t in got] == [reply.pk, own_retweet.pk, plain.pk, liked.pk, retweet_of_liked.pk]
+    assert cards == [_card(found[pk]) for pk in ids if pk in found]
+    assert [t.liked for t in got] == [False, False, False, True, True]
+    assert [t.retweeted for t in got] == [False, True, True, False, False]
+    assert selectors.tweets_in_order(viewer=viewer, tweet_ids=[]) == []
+
+
 def test_tweet_delete_by_someone_else_is_refused():
     posted = tweet()
 
