@@ -122,11 +122,8 @@ def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_q
     services.report_create(user=viewer, tweet=reported, reason="spam")
     services.tweet_delete(tweet=gone, by=author)
     services.tweet_delete(tweet=gone_original, by=author)
-    ids = [
-        t.pk
-        for t in (retweet_of_gone, reply, own_retweet, plain, liked, retweet_of_liked, hidden, retweet_of_hidden)
-        + (reported, gone, gone_original)
-    ] + [10**12]
+    shown = (retweet_of_gone, reply, own_retweet, plain, liked, retweet_of_liked, hidden, retweet_of_hidden)
+    ids = [t.pk for t in (*shown, reported, gone, gone_original)] + [10**12]
 
     with django_assert_num_queries(1):
         got = selectors.tweets_in_order(viewer=viewer, tweet_ids=ids)
