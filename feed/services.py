@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config import telemetry
-from config.db import insert_new, insert_once
+from config.db import insert_new, insert_once, insert_rows
 from feed import counters
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, ServedItem, Tweet
 from feed.selectors import FeedCursor, timeline_latest, tweets_in_order
@@ -700,17 +700,19 @@ def served_record(
     insert. Kept apart from the impression events, which say what a person
     actually saw."""
     features = features or {}
-    ServedItem.objects.bulk_create(
+    insert_rows(
+        ServedItem,
+        ["feed_request", "tweet", "position", "score", "features", "feature_spec", "team"],
         [
-            ServedItem(
-                feed_request=feed_request,
-                tweet_id=i.tweet.pk,
-                position=i.position,
-                score=i.score,
-                features=features.get(i.tweet.pk),
-                feature_spec=feature_spec if i.tweet.pk in features else "",
-                team=i.team,
+            (
+                feed_request.pk,
+                i.tweet.pk,
+                i.position,
+                i.score,
+                features.get(i.tweet.pk),
+                feature_spec if i.tweet.pk in features else "",
+                i.team,
             )
             for i in items
-        ]
+        ],
     )
