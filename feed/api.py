@@ -17,7 +17,7 @@ from config import ratelimit
 from config.api import BIGINT_MAX, IntegerPrimaryKeyRelatedField, OldestFirstPagination
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Report, Tweet
-from users.api import UserSummarySerializer
+from users.api import UserSummarySerializer, person_or_404
 from users.models import User
 
 POSITION_MAX = 10_000
@@ -381,7 +381,7 @@ class UserTweetsView(TweetPageView):
     """A user's tweets, retweets and replies, newest first."""
 
     def get_queryset(self):
-        author = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        author = person_or_404(self.request, self.kwargs["username"])
         return selectors.tweets_by(viewer=self.request.user, author=author)
 
 

@@ -12,7 +12,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from feed.models import Hide, Like, Report, Tweet
-from users.models import Follow, User
+from users.models import Block, Follow, Mute, MutedWord, User
+from users.selectors import WORD_AFTER, WORD_BEFORE, blocked_q, muted_text_q, silenced_q
 
 # Where a scroll may reach: further than anyone reads, and far inside the
 # served items' position column (a PostgreSQL integer, below 2**31).
@@ -91,6 +92,9 @@ def tweets_hydrated(*, viewer: User | None = None) -> QuerySet[Tweet]:
     tweets = Tweet.objects.visible().select_related("author", "retweet_of__author")
     if viewer is None or not viewer.is_authenticated:
         return tweets
+    # Someone who blocked the viewer is not seen by them, nor their tweets
+    # retweeted: subqueries of this one query, not queries of their own.
+    tweets = tweets.exclude(blocked_q(viewer, "author_id")).exclude(blocked_q(viewer, "retweet_of__author_id"))
     return tweets.annotate(
         liked=Exists(Like.objects.filter(user=viewer, tweet_id=ORIGINAL_ID)),
         retweeted=Exists(Tweet.objects.filter(author=viewer, retweet_of_id=ORIGINAL_ID, deleted_at__isnull=True)),
@@ -105,13 +109,32 @@ def tweets_removed_by(viewer: User) -> Q:
     )
 
 
+def tweets_silenced_for(viewer: User) -> Q:
+    """What the viewer's feeds leave out for their mutes and blocks: tweets
+    and retweets by people they muted or blocked or who blocked them,
+    retweets of those people's tweets, and tweets (or retweets of tweets)
+    holding a word they muted. A condition to exclude; no query of its own."""
+    return (
+        silenced_q(viewer, "author_id")
+        | silenced_q(viewer, "retweet_of__author_id")
+        | muted_text_q(viewer, "text")
+        | muted_text_q(viewer, "retweet_of__text")
+    )
+
+
 def tweets_in_order(*, viewer: User, tweet_ids: list[int]) -> list[Tweet]:
-    """These tweets, hydrated, in this order, leaving out any deleted or
-    removed by the viewer since the list was made: one query."""
+    """These tweets, hydrated, in this order, leaving out any deleted,
+    removed by the viewer or silenced for them (a mute, a block, a muted
+    word: tweets_silenced_for) since the list was made: one query."""
     if connection.vendor == "postgresql" and tweet_ids:
         found = _tweets_hydrated_by_hand(viewer=viewer, tweet_ids=tweet_ids)
     else:
-        found = tweets_hydrated(viewer=viewer).exclude(tweets_removed_by(viewer)).in_bulk(tweet_ids)
+        found = (
+            tweets_hydrated(viewer=viewer)
+            .exclude(tweets_removed_by(viewer))
+            .exclude(tweets_silenced_for(viewer))
+            .in_bulk(tweet_ids)
+        )
     return [found[pk] for pk in tweet_ids if pk in found]
 
 
@@ -147,6 +170,17 @@ _HYDRATE_SQL = f"""
                         WHERE h.user_id = %(viewer)s AND h.tweet_id = COALESCE(t.retweet_of_id, t.id))
         AND NOT EXISTS (SELECT 1 FROM {Report._meta.db_table} p
                         WHERE p.user_id = %(viewer)s AND p.tweet_id = COALESCE(t.retweet_of_id, t.id))
+        -- tweets_silenced_for: by (or retweeting) someone muted, blocked or blocking; a muted word.
+        AND NOT EXISTS (SELECT 1 FROM {Mute._meta.db_table} m
+                        WHERE m.user_id = %(viewer)s AND m.muted_id IN (t.author_id, o.author_id))
+        AND NOT EXISTS (SELECT 1 FROM {Block._meta.db_table} b
+                        WHERE b.user_id = %(viewer)s AND b.blocked_id IN (t.author_id, o.author_id))
+        AND NOT EXISTS (SELECT 1 FROM {Block._meta.db_table} b
+                        WHERE b.blocked_id = %(viewer)s AND b.user_id IN (t.author_id, o.author_id))
+        AND NOT EXISTS (SELECT 1 FROM {MutedWord._meta.db_table} w
+                        WHERE w.user_id = %(viewer)s
+                          AND (t.text ~* (%(before)s || w.word || %(after)s)
+                               OR o.text ~* (%(before)s || w.word || %(after)s)))
 """  # noqa: S608  # nosec B608: identifiers from the models' metadata; every value is a parameter
 
 
@@ -155,7 +189,9 @@ def _tweets_hydrated_by_hand(*, viewer: User, tweet_ids: list[int]) -> dict[int,
     tweet_width, user_width = len(_TWEET_FIELDS), len(_USER_FIELDS)
     found = {}
     with connection.cursor() as cursor:
-        cursor.execute(_HYDRATE_SQL, {"viewer": viewer.pk, "ids": list(tweet_ids)})
+        cursor.execute(
+            _HYDRATE_SQL, {"viewer": viewer.pk, "ids": list(tweet_ids), "before": WORD_BEFORE, "after": WORD_AFTER}
+        )
         for row in cursor.fetchall():
             tweet = Tweet.from_db(db, _TWEET_FIELDS, row[:tweet_width])
             tweet.author = User.from_db(db, _USER_FIELDS, row[tweet_width : tweet_width + user_width])
@@ -174,12 +210,19 @@ def _tweets_hydrated_by_hand(*, viewer: User, tweet_ids: list[int]) -> dict[int,
 def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> list[Tweet]:
     """The reverse-chronological home timeline: tweets and retweets by the
     viewer's followees and the viewer, newest first, never what the viewer
-    hid or reported (nor retweets of it)."""
+    hid or reported (nor retweets of it), nor what their mutes and blocks
+    silence (tweets_silenced_for)."""
     # Ids first, then `author IN (ids)`: the planner walks each author's
     # timeline index instead of scanning every tweet (an OR with a subquery
-    # defeats that).
-    authors = [*Follow.objects.filter(follower=viewer).values_list("followee_id", flat=True), viewer.pk]
-    tweets = tweets_hydrated(viewer=viewer).filter(author__in=authors).exclude(tweets_removed_by(viewer))
+    # defeats that). Muted followees are left out of the ids already.
+    followees = Follow.objects.filter(follower=viewer).exclude(silenced_q(viewer, "followee_id"))
+    authors = [*followees.values_list("followee_id", flat=True), viewer.pk]
+    tweets = (
+        tweets_hydrated(viewer=viewer)
+        .filter(author__in=authors)
+        .exclude(tweets_removed_by(viewer))
+        .exclude(tweets_silenced_for(viewer))
+    )
     if before is not None and before.created_at is not None:
         tweets = tweets.filter(
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.tweet_id)
@@ -238,5 +281,6 @@ def timeline_has_newer(*, viewer: User, since: datetime) -> bool:
         Tweet.objects.visible()
         .filter(author__in=followees, created_at__gt=since)
         .exclude(tweets_removed_by(viewer))
+        .exclude(tweets_silenced_for(viewer))
         .exists()
     )

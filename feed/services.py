@@ -6,6 +6,7 @@ Every function takes an optional `at`: the simulator replays days in
 simulated time through these same functions.
 """
 
+import re
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from config import telemetry
@@ -33,8 +34,9 @@ from ranking.feeds import (
     served_features,
     tweet_posted,
 )
-from users.models import User
-from users.services import user_feed_seen
+from users.models import Notification, User
+from users.selectors import blocked_between
+from users.services import notifications_create, notifications_delete, notifications_of_tweet_delete, user_feed_seen
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,27 @@ def _log(*, user: User, tweet: Tweet, kind: str, served: Served, at: datetime, p
     )
 
 
+# An @mention: a username (letters, digits, underscore, 1 to 30 of them) not
+# inside a word or an address, and not running on into one (`@a@b.c`, `@a.b`).
+MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_]{1,30})(?![\w@]|\.\w)")
+
+
+def mentioned_names(text: str) -> set[str]:
+    """The usernames `text` mentions, lower-case (usernames are unique
+    without regard to case)."""
+    return {name.lower() for name in MENTION_RE.findall(text)}
+
+
+def _mentioned_ids(text: str, *, not_ids: set[int]) -> list[int]:
+    """The ids of the active users `text` mentions, found in one query
+    whatever their number, less `not_ids`."""
+    names = mentioned_names(text)
+    if not names:
+        return []
+    found = User.objects.annotate(lower_name=Lower("username")).filter(lower_name__in=names, is_active=True)
+    return list(found.exclude(pk__in=not_ids).values_list("pk", flat=True))
+
+
 def _bump(tweet: Tweet, counter: str, delta: int) -> None:
     Tweet.objects.filter(pk=tweet.pk).update(**{counter: F(counter) + delta})
 
@@ -180,12 +203,26 @@ def tweet_create(
     simulator, living in simulated time, turns it off)."""
     at = at or timezone.now()
     parent = reply_to.original if reply_to else None
+    if (
+        parent is not None
+        and parent.author_id != author.pk
+        and blocked_between(user_id=author.pk, other_id=parent.author_id)
+    ):
+        raise ValidationError({"reply_to": "You cannot reply to this tweet."})
     tweet = Tweet.objects.create(author=author, text=clean_tweet_text(text), reply_to=parent, created_at=at)
     if parent is not None:
         _bump(parent, "reply_count", +1)
         _log(user=author, tweet=parent, kind=Engagement.Kind.REPLY, served=served, at=at, posted=tweet)
+        notifications_create(
+            actor=author, kind=Notification.Kind.REPLY, recipient_ids=[parent.author_id], tweet_id=tweet.pk, at=at
+        )
     else:
         counters.engagements_counted([], posted=[tweet])
+    # The replied-to author hears of it once, as a reply.
+    mentioned = _mentioned_ids(tweet.text, not_ids={author.pk, parent.author_id if parent else author.pk})
+    notifications_create(
+        actor=author, kind=Notification.Kind.MENTION, recipient_ids=mentioned, tweet_id=tweet.pk, at=at
+    )
     if fanout:
         tweet_posted(tweet_id=tweet.pk, author_id=author.pk)
     return tweet
@@ -201,6 +238,9 @@ def tweet_delete(*, tweet: Tweet, by: User) -> None:
         _bump(tweet.reply_to, "reply_count", -1)
     if removed and tweet.retweet_of_id:
         _bump(tweet.retweet_of, "retweet_count", -1)
+        notifications_delete(actor=by, kind=Notification.Kind.RETWEET, tweet_id=tweet.retweet_of_id)
+    if removed:
+        notifications_of_tweet_delete(tweet_id=tweet.pk)
 
 
 def tweet_remove(*, tweet: Tweet) -> None:
@@ -218,6 +258,9 @@ def like_create(*, user: User, tweet: Tweet, served: Served = NOT_SERVED, at: da
     if insert_once(Like, user=user, tweet=original, created_at=at):
         _bump(original, "like_count", +1)
         _log(user=user, tweet=original, kind=Engagement.Kind.LIKE, served=served, at=at)
+        notifications_create(
+            actor=user, kind=Notification.Kind.LIKE, recipient_ids=[original.author_id], tweet_id=original.pk, at=at
+        )
     return original
 
 
@@ -230,6 +273,7 @@ def like_delete(*, user: User, tweet: Tweet) -> Tweet:
     removed, _ = Like.objects.filter(user=user, tweet=original).delete()
     if removed:
         _bump(original, "like_count", -1)
+        notifications_delete(actor=user, kind=Notification.Kind.LIKE, tweet_id=original.pk)
     return original
 
 
@@ -250,6 +294,9 @@ def retweet_create(
     retweet = Tweet.objects.create(author=user, retweet_of=original, created_at=at)
     _bump(original, "retweet_count", +1)
     _log(user=user, tweet=original, kind=Engagement.Kind.RETWEET, served=served, at=at)
+    notifications_create(
+        actor=user, kind=Notification.Kind.RETWEET, recipient_ids=[original.author_id], tweet_id=original.pk, at=at
+    )
     if fanout:
         tweet_posted(tweet_id=retweet.pk, author_id=user.pk, is_retweet=True)
     return retweet

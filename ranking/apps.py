@@ -15,3 +15,10 @@ class RankingConfig(AppConfig):
             weak=False,
             dispatch_uid="ranking.follows_changed",
         )
+        # A mute, block or muted word changes what the list may hold, as a
+        # follow does: the same drop and rebuild.
+        signals.feed_filters_changed.connect(
+            lambda sender, user_id, **kwargs: follows_changed(user_id=user_id),
+            weak=False,
+            dispatch_uid="ranking.feed_filters_changed",
+        )

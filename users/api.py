@@ -1,4 +1,5 @@
-"""The users API: registration, tokens, profiles and the follow graph."""
+"""The users API: registration, tokens, profiles, the follow graph, mutes and
+blocks, and notifications."""
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -6,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -14,7 +16,8 @@ from rest_framework.views import APIView
 from config.schema import error_response
 from users import selectors, services
 from users.auth import signup_check
-from users.models import User
+from users.models import MutedWord, Notification, User
+from users.selectors import notifications_hydrated
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -76,7 +79,15 @@ class TokenView(ObtainAuthToken):
 
 
 def profile_or_404(request, username: str) -> User:
-    return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
+    """The profile, or a 404 when there is none or its owner blocked the viewer."""
+    profiles = selectors.user_profiles(viewer=request.user).exclude(selectors.blocked_q(request.user, "pk"))
+    return get_object_or_404(profiles, username=username)
+
+
+def person_or_404(request, username: str) -> User:
+    """An active user the viewer may see (not one who blocked them), or a 404."""
+    people = User.objects.filter(is_active=True).exclude(selectors.blocked_q(request.user, "pk"))
+    return get_object_or_404(people, username=username)
 
 
 class UserDetailView(APIView):
@@ -93,7 +104,7 @@ class FollowView(APIView):
         responses={201: UserProfileSerializer, 400: error_response("You cannot follow yourself.")},
     )
     def post(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = person_or_404(request, username)
         services.follow_create(follower=request.user, followee=followee)
         return Response(UserProfileSerializer(profile_or_404(request, username)).data, status.HTTP_201_CREATED)
 
@@ -115,7 +126,7 @@ class FollowersView(generics.ListAPIView):
     pagination_class = FollowPagination
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = person_or_404(self.request, self.kwargs["username"])
         return selectors.followers_of(user=user)
 
 
@@ -123,5 +134,210 @@ class FollowingView(FollowersView):
     """Whom the user follows, most recent first."""
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = person_or_404(self.request, self.kwargs["username"])
         return selectors.following_of(user=user)
+
+
+# --- Mute, block, muted words ----------------------------------------------------
+
+
+class MutedSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    muted = serializers.BooleanField()
+
+
+class BlockedSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    blocked = serializers.BooleanField()
+
+
+class MuteView(APIView):
+    """Mute someone: their tweets, retweets and notifications leave your
+    feeds and notifications; they are not told."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: MutedSerializer, 400: error_response("You cannot mute yourself.")})
+    def post(self, request, username):
+        person = get_object_or_404(User, username=username, is_active=True)
+        services.mute_create(user=request.user, muted=person)
+        return Response({"username": person.username, "muted": True}, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, username):
+        services.mute_delete(user=request.user, muted=get_object_or_404(User, username=username, is_active=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BlockView(APIView):
+    """Block someone: the follows between you go both ways, neither can
+    follow the other, they cannot reply to you nor notify you, and, logged
+    in, they see none of your tweets (a 404, as if you did not exist)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: BlockedSerializer, 400: error_response("You cannot block yourself.")})
+    def post(self, request, username):
+        # Anyone, also someone who blocked you first (whom you cannot see).
+        person = get_object_or_404(User, username=username, is_active=True)
+        services.block_create(user=request.user, blocked=person)
+        return Response({"username": person.username, "blocked": True}, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, username):
+        services.block_delete(user=request.user, blocked=get_object_or_404(User, username=username, is_active=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MutedWordSerializer(serializers.ModelSerializer):
+    word = serializers.CharField(
+        max_length=services.MUTED_WORD_MAX_CHARS + 1,
+        help_text="one word: letters, digits and underscores, with an optional leading # (stored without it, "
+        "lower-case); it hides tweets holding it as a word or a hashtag, in any case",
+    )
+
+    class Meta:
+        model = MutedWord
+        fields = ["id", "word", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class MutedWordsView(generics.ListAPIView):
+    """Your muted words, newest first; POST mutes one more (muting it again
+    answers with the first)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = MutedWordSerializer
+
+    def get_queryset(self):
+        return selectors.muted_words_of(self.request.user)
+
+    @extend_schema(request=MutedWordSerializer, responses={201: MutedWordSerializer})
+    def post(self, request):
+        serializer = MutedWordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        muted = services.muted_word_create(user=request.user, word=serializer.validated_data["word"])
+        return Response(MutedWordSerializer(muted).data, status.HTTP_201_CREATED)
+
+
+class MutedWordView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, muted_word_id):
+        """Unmute one of your words; someone else's id is a 404."""
+        if not services.muted_word_delete(user=request.user, muted_word_id=muted_word_id):
+            raise NotFound("You have no muted word with this id.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Notifications ---------------------------------------------------------------
+
+
+class NotificationTweetSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True, help_text="empty for a retweet")
+
+
+class NotificationSerializer(serializers.Serializer):
+    """One line of the list: a notification, or the likes (or retweets) of
+    one of your tweets grouped ("alice and 3 others liked your tweet")."""
+
+    id = serializers.IntegerField(help_text="the newest notification of the group")
+    kind = serializers.ChoiceField(choices=Notification.Kind.choices)
+    created_at = serializers.DateTimeField(help_text="when the newest of the group happened")
+    actor = UserSummarySerializer(help_text="who did it (the newest, in a group)")
+    others = serializers.IntegerField(help_text="how many more people did the same (likes and retweets)")
+    tweet = NotificationTweetSerializer(
+        allow_null=True,
+        help_text="the tweet liked or retweeted; the reply, or the tweet mentioning you; null for a follow",
+    )
+    unread = serializers.BooleanField(help_text="it holds a notification not yet marked read")
+    text = serializers.CharField(help_text="what a person reads, in English")
+
+
+class NotificationPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    unread = serializers.IntegerField(help_text="how many lines of the whole list are unread: the bell's number")
+    results = NotificationSerializer(many=True)
+
+
+class NotificationPagination(CursorPagination):
+    ordering = ("-latest", "-last_id")
+
+
+class NotificationsView(generics.GenericAPIView):
+    """Your notifications, newest first: mentions, replies, likes, retweets
+    and follows, none from people you muted or blocked (or who blocked you),
+    none about a tweet holding a word you muted. Likes of one tweet are one
+    line, and so are its retweets. Three queries a page."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = NotificationPagination
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        return selectors.notification_groups(viewer=self.request.user)
+
+    @extend_schema(responses=NotificationPageSerializer)
+    def get(self, request):
+        groups = self.paginate_queryset(self.get_queryset())
+        page = self.paginator.get_paginated_response([notification_data(g) for g in notifications_hydrated(groups)])
+        page.data["unread"] = selectors.notifications_unread_count(viewer=request.user)
+        return page
+
+
+def notification_data(group: dict) -> dict:
+    notification = group["notification"]
+    tweet = notification.tweet
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "created_at": serializers.DateTimeField().to_representation(group["latest"]),
+        "actor": {
+            "id": notification.actor.pk,
+            "username": notification.actor.username,
+            "display_name": notification.actor.display_name,
+        },
+        "others": group["count"] - 1,
+        "tweet": {"id": tweet.pk, "text": tweet.text} if tweet is not None else None,
+        "unread": group["unread"] > 0,
+        "text": notification_text(group),
+    }
+
+
+NOTIFICATION_VERBS = {
+    Notification.Kind.MENTION: "mentioned you",
+    Notification.Kind.REPLY: "replied to your tweet",
+    Notification.Kind.LIKE: "liked your tweet",
+    Notification.Kind.RETWEET: "retweeted your tweet",
+    Notification.Kind.FOLLOW: "followed you",
+}
+
+
+def notification_text(group: dict) -> str:
+    """ "alice liked your tweet", "alice and 3 others liked your tweet"."""
+    actor = group["notification"].actor
+    others = group["count"] - 1
+    who = actor.shown_name
+    if others == 1:
+        who += " and 1 other"
+    elif others > 1:
+        who += f" and {others} others"
+    return f"{who} {NOTIFICATION_VERBS[group['notification'].kind]}"
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="notifications marked read now")
+    unread = serializers.IntegerField(help_text="unread lines left (made since)")
+
+
+class NotificationsReadView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: NotificationsReadSerializer})
+    def post(self, request):
+        """Mark all your notifications read, up to now."""
+        marked = services.notifications_read(user=request.user)
+        return Response({"marked": marked, "unread": selectors.notifications_unread_count(viewer=request.user)})

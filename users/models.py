@@ -70,3 +70,103 @@ class FollowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.follower_id} -> {self.followee_id}"
+
+
+class Mute(models.Model):
+    """`user` no longer wants to see `muted`: not in their feeds, notifications
+    or search. `muted` is not told and can still follow and reply."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    muted = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "muted"], name="mute_once"),
+            models.CheckConstraint(condition=~Q(user=F("muted")), name="mute_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.muted_id}"
+
+
+class Block(models.Model):
+    """`user` blocked `blocked`: a mute, and more: no follows either way, and
+    `blocked` can neither follow, reply to, mention-notify nor see `user`
+    (users.services.block_create)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "blocked"], name="block_once"),
+            models.CheckConstraint(condition=~Q(user=F("blocked")), name="block_not_self"),
+        ]
+        indexes = [
+            # "Who blocked me": every read of what the viewer may see asks it.
+            models.Index(fields=["blocked", "user"], name="block_blocked_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} blocks {self.blocked_id}"
+
+
+class MutedWord(models.Model):
+    """A word `user` does not want to see: a tweet holding it as a whole word
+    or a hashtag, in any case, leaves their feeds and notifications. Stored
+    lower-case, without a leading "#", letters, digits and underscores only
+    (users.services.muted_word_create), so it is safe inside a regex."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    word = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "word"], name="muted_word_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.word!r}"
+
+
+class Notification(models.Model):
+    """Something someone did that concerns `recipient`: written by the action
+    itself (users.services, feed.services), in its transaction, and deleted
+    when the action is undone. One row per action; likes and retweets of one
+    tweet are grouped when read (users.selectors.notification_groups).
+
+    Here rather than in `feed`: a follow (users) notifies too, and `users`
+    cannot import `feed`. The tweet is named by a string reference.
+    `tweet`: for a like or retweet, the tweet liked or retweeted; for a reply
+    or mention, the reply or the tweet that mentions; none for a follow."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention"
+        REPLY = "reply"
+        LIKE = "like"
+        RETWEET = "retweet"
+        FOLLOW = "follow"
+
+    GROUPED_KINDS = (Kind.LIKE, Kind.RETWEET)
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    actor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    tweet = models.ForeignKey("feed.Tweet", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(recipient=F("actor")), name="notification_not_self"),
+        ]
+        indexes = [
+            # The list, newest first; undo finds its row by (recipient, kind, ...) too.
+            models.Index(fields=["recipient", "-created_at"], name="notification_list_idx"),
+            # The bell: the unread ones, a few, however long the history.
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.actor_id} -> {self.recipient_id}"
