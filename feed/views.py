@@ -20,7 +20,7 @@ from config.ratelimit import RateLimited, write_check
 from feed import selectors, services
 from feed.forms import TweetForm
 from feed.models import FeedRequest
-from users.selectors import follows_anyone, user_profiles
+from users.selectors import blocked_q, follows_anyone, relation_of, user_profiles
 
 
 def home(request):
@@ -122,8 +122,11 @@ def hashtag(request, tag: str):
 @login_required
 def profile(request, username: str):
     """Who they are, their counts, and their tweets, retweets and replies, newest first."""
-    person = get_object_or_404(user_profiles(viewer=request.user), username=username)
+    # Someone who blocked the viewer does not exist for them (as in the API).
+    person = get_object_or_404(
+        user_profiles(viewer=request.user).exclude(blocked_q(request.user, "pk")), username=username
+    )
     tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)
-    context = {"person": person, "tweets": page, "next_url": more}
+    context = {"person": person, "tweets": page, "next_url": more, **relation_of(viewer=request.user, person=person)}
     return render_list(request, "users/profile.html", "partials/tweet_list.html", context)

@@ -25,3 +25,9 @@ class LoginForm(AuthenticationForm):
         except RateLimited as exc:
             self.refusal = exc
             raise forms.ValidationError(str(exc.detail), code="throttled") from exc
+
+
+class MutedWordForm(forms.Form):
+    """Shape only: `users.services.muted_word_create` checks the word."""
+
+    word = forms.CharField(max_length=60, label="Mute a word")

@@ -8,6 +8,9 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("u/<username:username>/relation/", views.relation, name="user-relation"),
+    path("settings/muted/", views.muted_settings, name="muted-settings"),
+    path("notifications/", views.notifications, name="notifications"),
     path("u/<username:username>/followers/", views.followers, name="user-followers"),
     path("u/<username:username>/following/", views.following, name="user-following"),
 ]

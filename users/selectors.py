@@ -140,11 +140,22 @@ def blocked_between(*, user_id: int, other_id: int) -> bool:
     ).exists()
 
 
-def blocked_by(*, viewer: User, user: User) -> bool:
-    """Whether `user` blocked `viewer`. One query (none for someone logged out)."""
-    if viewer is None or not viewer.is_authenticated:
-        return False
-    return Block.objects.filter(user=user, blocked=viewer).exists()
+def relation_of(*, viewer: User, person: User) -> dict[str, bool]:
+    """Whether `viewer` muted (`muting`) and blocked (`blocking`) `person`:
+    for their profile's buttons. One query (none for someone logged out or
+    for themselves)."""
+    if viewer is None or not viewer.is_authenticated or viewer.pk == person.pk:
+        return {"muting": False, "blocking": False}
+    row = (
+        User.objects.filter(pk=person.pk)
+        .annotate(
+            muting=Exists(Mute.objects.filter(user=viewer, muted=OuterRef("pk"))),
+            blocking=Exists(Block.objects.filter(user=viewer, blocked=OuterRef("pk"))),
+        )
+        .values("muting", "blocking")
+        .first()
+    )
+    return row or {"muting": False, "blocking": False}
 
 
 def silencers_among(*, actor_id: int, user_ids: Iterable[int]) -> set[int]:
@@ -162,6 +173,16 @@ def muted_words(viewer: User) -> list[str]:
     if viewer is None or not viewer.is_authenticated:
         return []
     return list(MutedWord.objects.filter(user=viewer).order_by("word").values_list("word", flat=True))
+
+
+def muted_people(*, viewer: User) -> QuerySet[User]:
+    """Whom `viewer` muted, alphabetical."""
+    return User.objects.filter(pk__in=Mute.objects.filter(user=viewer).values("muted_id")).order_by("username")
+
+
+def blocked_people(*, viewer: User) -> QuerySet[User]:
+    """Whom `viewer` blocked, alphabetical."""
+    return User.objects.filter(pk__in=Block.objects.filter(user=viewer).values("blocked_id")).order_by("username")
 
 
 def muted_words_of(viewer: User) -> QuerySet[MutedWord]:
