@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Model
 
 from feed.models import AuthorDayCounts, Engagement, Hide, Report, Tweet, TweetDayCounts, ViewerAuthorDayCounts
-from users.models import Follow, FollowEvent, User
+from users.models import Block, Follow, FollowEvent, Mute, MutedWord, User
 
 # The PostgreSQL constructs the statements use that SQLite spells otherwise.
 ANY_OF = re.compile(r"= ANY\((%\(\w+\)s)\)")
@@ -60,6 +60,9 @@ NAMES = {
     "author_counts": Table(AuthorDayCounts),
     "pair_counts": Table(ViewerAuthorDayCounts),
     "user": Table(User),
+    "mute": Table(Mute),
+    "block": Table(Block),
+    "muted_word": Table(MutedWord),
     "kind": Kinds(),
 }
 
