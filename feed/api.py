@@ -285,11 +285,11 @@ class TweetCreateView(APIView):
 class TweetDetailView(APIView):
     @extend_schema(responses=TweetSerializer)
     def get(self, request, tweet_id):
-        return tweet_response(request, tweet_or_404(tweet_id))
+        return tweet_response(request, tweet_or_404(tweet_id, request.user))
 
     @extend_schema(responses={204: None})
     def delete(self, request, tweet_id):
-        services.tweet_delete(tweet=tweet_or_404(tweet_id), by=request.user)
+        services.tweet_delete(tweet=tweet_or_404(tweet_id, request.user), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -308,12 +308,12 @@ class LikeView(APIView):
     @extend_schema(request=ServedSerializer, responses={201: TweetSerializer})
     def post(self, request, tweet_id):
         served, _ = served_from(request)
-        liked = services.like_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        liked = services.like_create(user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served)
         return tweet_response(request, liked, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
-        return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
+        return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user)))
 
 
 class RetweetView(APIView):
@@ -323,7 +323,7 @@ class RetweetView(APIView):
     def post(self, request, tweet_id):
         """Retweet; answers with the retweet, which nests the original."""
         served, _ = served_from(request)
-        retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        retweet = services.retweet_create(user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served)
         try:
             return tweet_response(request, retweet, status.HTTP_201_CREATED)
         except Http404:  # a concurrent undo removed it already: the original, as it is now
@@ -332,7 +332,7 @@ class RetweetView(APIView):
     @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         """Undo the retweet; answers with the original."""
-        return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id)))
+        return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user)))
 
 
 class HideView(APIView):
@@ -341,7 +341,7 @@ class HideView(APIView):
     @extend_schema(request=ServedSerializer, responses={204: None})
     def post(self, request, tweet_id):
         served, _ = served_from(request)
-        services.hide_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served)
+        services.hide_create(user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -357,7 +357,7 @@ class ReportView(APIView):
     @extend_schema(request=ReportSerializer, responses={201: ReportOutSerializer})
     def post(self, request, tweet_id):
         served, data = served_from(request, ReportSerializer)
-        report = services.report_create(user=request.user, tweet=tweet_or_404(tweet_id), served=served, **data)
+        report = services.report_create(user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served, **data)
         return Response(ReportOutSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
@@ -373,7 +373,7 @@ class RepliesView(TweetPageView):
     pagination_class = OldestFirstPagination
 
     def get_queryset(self):
-        conversation = tweet_or_404(self.kwargs["tweet_id"])
+        conversation = tweet_or_404(self.kwargs["tweet_id"], self.request.user)
         return selectors.tweet_replies(viewer=self.request.user, tweet=conversation)
 
 

@@ -76,6 +76,7 @@ def test_block_someone_and_see_them_gone(page, log_in, alice, bob):
     leave_by(page.get_by_role("button", name="Block @bob"))
     expect(page.get_by_text("You blocked @bob")).to_have_count(2)  # the message and the note
     expect(page.get_by_role("button", name="Unblock @bob")).to_be_visible()
+    screenshot(page, "profile-blocked")
     assert Block.objects.filter(user=alice, blocked=bob).exists()
     assert not Follow.objects.filter(follower__in=[alice, bob]).exists()
 

@@ -6,12 +6,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from feed import services as feed_services
-from feed.models import Tweet
+from feed.models import Hide, Like, Report, Tweet
 from feed.selectors import timeline_latest, tweets_in_order
 from ranking.store import RankedFeed, RankedItem, ranked_feed_get, ranked_feed_store
 from tests.factories import UserFactory, follow, tweet
 from users import selectors, services
-from users.models import Block, Follow, FollowEvent, Mute, MutedWord, User
+from users.models import Block, Follow, FollowEvent, Mute, MutedWord, Notification, User
 
 pytestmark = pytest.mark.django_db
 
@@ -230,7 +230,12 @@ def test_a_blocked_person_sees_none_of_the_blockers_tweets_nor_profile(api_for, 
         f"/api/users/{blocker.username}/followers/",
     ):
         assert bob.get(url).status_code == 404, url
-    assert bob.post(f"/api/tweets/{post.pk}/like/").status_code == 404
+    for action in ("like", "retweet", "hide"):
+        assert bob.post(f"/api/tweets/{post.pk}/{action}/").status_code == 404
+    assert bob.post(f"/api/tweets/{post.pk}/report/", {"reason": "spam"}, format="json").status_code == 404
+    assert bob.get(f"/api/tweets/{post.pk}/replies/").status_code == 404
+    assert not Like.objects.exists() and not Hide.objects.exists() and not Report.objects.exists()
+    assert Tweet.objects.count() == 2 and not Notification.objects.filter(actor=bob.user).exists()
     assert bob.post(f"/api/users/{blocker.username}/follow/").status_code == 404
     reply = bob.post("/api/tweets/", {"text": "hi", "reply_to": post.pk}, format="json")
     assert reply.status_code == 400
