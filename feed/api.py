@@ -313,7 +313,9 @@ class LikeView(APIView):
 
     @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
-        return tweet_response(request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user)))
+        return tweet_response(
+            request, services.like_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user))
+        )
 
 
 class RetweetView(APIView):
@@ -332,7 +334,9 @@ class RetweetView(APIView):
     @extend_schema(request=None, responses={200: TweetSerializer})
     def delete(self, request, tweet_id):
         """Undo the retweet; answers with the original."""
-        return tweet_response(request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user)))
+        return tweet_response(
+            request, services.retweet_delete(user=request.user, tweet=tweet_or_404(tweet_id, request.user))
+        )
 
 
 class HideView(APIView):
@@ -357,7 +361,9 @@ class ReportView(APIView):
     @extend_schema(request=ReportSerializer, responses={201: ReportOutSerializer})
     def post(self, request, tweet_id):
         served, data = served_from(request, ReportSerializer)
-        report = services.report_create(user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served, **data)
+        report = services.report_create(
+            user=request.user, tweet=tweet_or_404(tweet_id, request.user), served=served, **data
+        )
         return Response(ReportOutSerializer(report).data, status=status.HTTP_201_CREATED)
 
 

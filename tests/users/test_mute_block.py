@@ -332,3 +332,8 @@ def test_user_count_unchanged_by_a_refused_block(api_for):
     before = User.objects.count()
     client.post(f"/api/users/{client.user.username}/block/")
     assert User.objects.count() == before
+
+
+@pytest.mark.parametrize("word_id", [0, 2**63, 10**30])
+def test_deleting_a_muted_word_id_out_of_range_is_a_404(api_for, word_id):
+    assert api_for().delete(f"/api/mutes/words/{word_id}/").status_code == 404
