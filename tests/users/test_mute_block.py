@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from feed import selectors as selectors_feed
 from feed import services as feed_services
 from feed.models import Hide, Like, Report, Tweet
 from feed.selectors import timeline_latest, tweets_in_order
@@ -337,3 +338,40 @@ def test_user_count_unchanged_by_a_refused_block(api_for):
 @pytest.mark.parametrize("word_id", [0, 2**63, 10**30])
 def test_deleting_a_muted_word_id_out_of_range_is_a_404(api_for, word_id):
     assert api_for().delete(f"/api/mutes/words/{word_id}/").status_code == 404
+
+
+def test_the_hand_written_page_hydration_filters_as_the_orm_does(django_assert_num_queries):
+    """tweets_in_order's PostgreSQL SQL leaves out what tweets_silenced_for
+    does: tweets by, retweets by and retweets of silenced people, and muted
+    words in a tweet or in a retweet's original."""
+    viewer, friend, muted, blocked, blocker = UserFactory.create_batch(5)
+    posts = {
+        "kept": tweet(friend, "kept"),
+        "near miss": tweet(friend, "trusty"),
+        "by muted": tweet(muted, "m"),
+        "by blocked": tweet(blocked, "b"),
+        "by blocker": tweet(blocker, "x"),
+        "word": tweet(friend, "Rust!"),
+        "hashtag": tweet(friend, "#rust"),
+    }
+    posts["retweet of muted"] = feed_services.retweet_create(user=friend, tweet=posts["by muted"])
+    posts["retweet of blocker"] = feed_services.retweet_create(user=friend, tweet=posts["by blocker"])
+    posts["retweet by muted"] = feed_services.retweet_create(user=muted, tweet=posts["kept"])
+    posts["retweet of word"] = feed_services.retweet_create(user=UserFactory(), tweet=posts["word"])
+    posts["retweet of kept"] = feed_services.retweet_create(user=UserFactory(), tweet=posts["near miss"])
+    services.mute_create(user=viewer, muted=muted)
+    services.block_create(user=viewer, blocked=blocked)
+    services.block_create(user=blocker, blocked=viewer)
+    services.muted_word_create(user=viewer, word="rust")
+    ids = [t.pk for t in posts.values()]
+
+    with django_assert_num_queries(1):
+        got = [t.pk for t in tweets_in_order(viewer=viewer, tweet_ids=ids)]
+    reference = (
+        selectors_feed.tweets_hydrated(viewer=viewer)
+        .exclude(selectors_feed.tweets_removed_by(viewer))
+        .exclude(selectors_feed.tweets_silenced_for(viewer))
+        .in_bulk(ids)
+    )
+    assert got == [pk for pk in ids if pk in reference]
+    assert got == [posts[name].pk for name in ("kept", "near miss", "retweet of kept")]
