@@ -53,7 +53,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if self.method in UNSAFE_METHODS:
             codes["403"] = "Not allowed."
             codes["429"] = "Too many requests: retry after `Retry-After` seconds."
-        if has_path_params:  # also a paginated list's stale cursor: all of them have one
+        if has_path_params or "cursor" in query:  # a path naming nothing, or a list's stale cursor
             codes["404"] = "Not found."
         responses = operation["responses"]
         if query:

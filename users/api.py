@@ -3,7 +3,7 @@ blocks, and notifications."""
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -280,7 +280,10 @@ class NotificationsView(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.notification_groups(viewer=self.request.user)
 
-    @extend_schema(responses=NotificationPageSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str, description="the `next` or `previous` link's cursor")],
+        responses=NotificationPageSerializer,
+    )
     def get(self, request):
         groups = self.paginate_queryset(self.get_queryset())
         page = self.paginator.get_paginated_response([notification_data(g) for g in notifications_hydrated(groups)])

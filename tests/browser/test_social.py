@@ -10,6 +10,8 @@ from users.models import Block, Follow, MutedWord
 
 pytestmark = pytest.mark.slow
 
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1100, "height": 800}
+
 
 @pytest.fixture
 def alice():
@@ -35,6 +37,9 @@ def test_receive_a_mention_and_see_the_bell_count(page, log_in, alice, bob):
     expect(line).to_contain_text("Lunch, @alice?")
     expect(line).to_have_class("notification unread")
     screenshot(page, "notifications")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "notifications-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Seen: the bell goes quiet.
     page.goto("/following/")
@@ -57,6 +62,9 @@ def test_mute_a_word_and_see_it_gone_from_both_feeds(page, log_in, alice, bob):
     expect(page.locator("[data-muted-words]")).to_contain_text("spoilers")
     assert list(MutedWord.objects.filter(user=alice).values_list("word", flat=True)) == ["spoilers"]
     screenshot(page, "muted-words")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "muted-words-phone")
+    page.set_viewport_size(DESKTOP)
 
     for url in ("/", "/following/"):
         page.goto(url)
