@@ -90,9 +90,9 @@ RELATION_ACTIONS = {
 @require_POST
 def relation(request, username: str):
     """The profile's Mute and Block buttons (a form each, no script needed):
-    `action` is mute, unmute, block or unblock. Back to the profile, or to
-    the muted-and-blocked settings when unblocking (a blocked profile...
-    is still shown to its blocker)."""
+    `action` is mute, unmute, block or unblock. Back to the profile with a
+    message saying what happened (or why not: yourself, the write limit),
+    or to the settings page when `next` is "settings"."""
     action = request.POST.get("action", "")
     if action not in RELATION_ACTIONS:
         raise BadRequest("action: mute, unmute, block or unblock.")
@@ -117,7 +117,8 @@ def relation(request, username: str):
 @require_http_methods(["GET", "POST"])
 def muted_settings(request):
     """Muted words (add, remove) and the people muted and blocked."""
-    form = MutedWordForm(request.POST if request.method == "POST" and "word" in request.POST else None)
+    form = MutedWordForm(request.POST if request.method == "POST" else None)
+    refusal = None
     if request.method == "POST":
         try:
             write_check(request)
@@ -129,6 +130,7 @@ def muted_settings(request):
                 messages.success(request, "Muted. Tweets with it leave your feeds and notifications.")
                 return redirect("muted-settings")
         except RateLimited as exc:
+            refusal = exc
             form.add_error(None, str(exc.detail))
         except ValidationError as exc:
             form.add_error("word", exc.message_dict.get("word", exc.messages))
@@ -138,7 +140,8 @@ def muted_settings(request):
         "muted_people": selectors.muted_people(viewer=request.user),
         "blocked_people": selectors.blocked_people(viewer=request.user),
     }
-    return render(request, "users/muted.html", context, status=400 if form.errors else 200)
+    response = render(request, "users/muted.html", context, status=400 if form.errors else 200)
+    return refused(response, refusal) if refusal else response
 
 
 def _int(value: str) -> int:

@@ -72,7 +72,7 @@ def test_muted_words_page_adds_and_removes(logged_in):
     assert not MutedWord.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{"word": "two words"}, {"word": ""}, {"word": "x" * 61}])
+@pytest.mark.parametrize("body", [{"word": "two words"}, {"word": ""}, {"word": "x" * 61}, {}])
 def test_a_bad_muted_word_on_the_page_is_a_400_with_the_form(logged_in, body):
     response = logged_in.post("/settings/muted/", body)
     assert response.status_code == 400
@@ -108,3 +108,12 @@ def test_the_notifications_page_groups_and_links_the_tweet(logged_in):
     assert "and 2 others" in page and "liked your tweet" in page
     assert f'href="/t/{post.pk}/"' in page
     assert logged_in.get("/notifications/?page=9").status_code == 404
+
+
+def test_the_muted_words_page_answers_the_write_limit_with_a_429(logged_in, settings):
+    settings.WRITE_RATE = "1/min"
+    assert logged_in.post("/settings/muted/", {"word": "one"}).status_code == 302
+    response = logged_in.post("/settings/muted/", {"word": "two"})
+    assert response.status_code == 429
+    assert "Retry-After" in response
+    assert list(MutedWord.objects.values_list("word", flat=True)) == ["one"]
