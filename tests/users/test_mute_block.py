@@ -375,3 +375,16 @@ def test_the_hand_written_page_hydration_filters_as_the_orm_does(django_assert_n
     )
     assert got == [pk for pk in ids if pk in reference]
     assert got == [posts[name].pk for name in ("kept", "near miss", "retweet of kept")]
+
+
+def test_the_new_tweets_hint_ignores_what_the_viewer_silenced():
+    viewer, muted, friend = UserFactory.create_batch(3)
+    follow(viewer, muted, friend)
+    services.mute_create(user=viewer, muted=muted)
+    services.muted_word_create(user=viewer, word="noise")
+    since = timezone.now()
+    tweet(muted, "hello")
+    tweet(friend, "more NOISE")
+    assert not selectors_feed.timeline_has_newer(viewer=viewer, since=since)
+    tweet(friend, "news")
+    assert selectors_feed.timeline_has_newer(viewer=viewer, since=since)
