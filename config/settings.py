@@ -239,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # <username:...> paths (config/converters.py, the same pattern).
-    "PATH_CONVERTER_OVERRIDES": {"username": {"type": "string", "pattern": r"^[\w.@+-]{1,150}$"}},
+    "PATH_CONVERTER_OVERRIDES": {"username": {"type": "string", "pattern": r"^[A-Za-z0-9_]{1,30}$"}},
 }
 
 # --- Product ----------------------------------------------------------------

@@ -381,7 +381,7 @@ class UserTweetsView(TweetPageView):
     """A user's tweets, retweets and replies, newest first."""
 
     def get_queryset(self):
-        author = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        author = get_object_or_404(User.objects.named(self.kwargs["username"]), is_active=True)
         return selectors.tweets_by(viewer=self.request.user, author=author)
 
 

@@ -122,7 +122,7 @@ def hashtag(request, tag: str):
 @login_required
 def profile(request, username: str):
     """Who they are, their counts, and their tweets, retweets and replies, newest first."""
-    person = get_object_or_404(user_profiles(viewer=request.user), username=username)
+    person = get_object_or_404(user_profiles(viewer=request.user).named(username))
     tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)
     context = {"person": person, "tweets": page, "next_url": more}

@@ -11,10 +11,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.converters import USERNAME_MAX_CHARS
 from config.schema import error_response
 from users import selectors, services
 from users.auth import signup_check
-from users.models import User
+from users.models import USERNAME_RULE, User, UsernameValidator
+
+USERNAME_VALIDATOR = UsernameValidator()
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -34,7 +37,12 @@ class UserProfileSerializer(serializers.ModelSerializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.RegexField(
+        USERNAME_VALIDATOR.regex,
+        max_length=USERNAME_MAX_CHARS,
+        error_messages={"invalid": USERNAME_RULE},
+        help_text=f"{USERNAME_RULE} Unique without regard to case.",
+    )
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     display_name = serializers.CharField(max_length=50, required=False, default="")
 
@@ -76,7 +84,7 @@ class TokenView(ObtainAuthToken):
 
 
 def profile_or_404(request, username: str) -> User:
-    return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
+    return get_object_or_404(selectors.user_profiles(viewer=request.user).named(username))
 
 
 class UserDetailView(APIView):
@@ -93,13 +101,13 @@ class FollowView(APIView):
         responses={201: UserProfileSerializer, 400: error_response("You cannot follow yourself.")},
     )
     def post(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = get_object_or_404(User.objects.named(username), is_active=True)
         services.follow_create(follower=request.user, followee=followee)
         return Response(UserProfileSerializer(profile_or_404(request, username)).data, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = get_object_or_404(User.objects.named(username), is_active=True)
         services.follow_delete(follower=request.user, followee=followee)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -115,7 +123,7 @@ class FollowersView(generics.ListAPIView):
     pagination_class = FollowPagination
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = get_object_or_404(User.objects.named(self.kwargs["username"]), is_active=True)
         return selectors.followers_of(user=user)
 
 
@@ -123,5 +131,5 @@ class FollowingView(FollowersView):
     """Whom the user follows, most recent first."""
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = get_object_or_404(User.objects.named(self.kwargs["username"]), is_active=True)
         return selectors.following_of(user=user)

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from config.converters import USERNAME_MAX_CHARS
 from config.ratelimit import RateLimited
 
 
@@ -8,7 +9,7 @@ class SignupForm(forms.Form):
     """Shape only: `users.services.user_create` checks the username and the
     password rules."""
 
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(max_length=USERNAME_MAX_CHARS)
     display_name = forms.CharField(max_length=50, required=False)
     password = forms.CharField(strip=False, max_length=128, widget=forms.PasswordInput)
 

@@ -10,14 +10,21 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.db import insert_once
-from users.models import Follow, FollowEvent, User
+from users.models import USERNAME_TAKEN, Follow, FollowEvent, User
 from users.signals import follows_changed
 
 
 def user_create(*, username: str, password: str, display_name: str = "", bio: str = "") -> User:
-    """Register a user; password rules are Django's AUTH_PASSWORD_VALIDATORS."""
+    """Register a user. The username: letters, digits and underscore, 1 to 30
+    characters, not taken in any case (`Alice` is taken by `alice`); the
+    database's unique index on Lower(username) settles a race between two
+    sign-ups. Password rules are Django's AUTH_PASSWORD_VALIDATORS."""
     user = User(username=username, display_name=display_name, bio=bio)
-    user.full_clean(exclude=["password"])
+    # The case-insensitive uniqueness is checked below, as a username error
+    # (model validation would report the constraint as a form-wide one).
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    if User.objects.named(username).exists():
+        raise ValidationError({"username": USERNAME_TAKEN})
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -27,7 +34,7 @@ def user_create(*, username: str, password: str, display_name: str = "", bio: st
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:
-        raise ValidationError({"username": "A user with that username already exists."}) from exc
+        raise ValidationError({"username": USERNAME_TAKEN}) from exc
     return user
 
 

@@ -49,7 +49,7 @@ class LoginView(auth_views.LoginView):
 
 
 def _profile_or_404(request, username: str):
-    return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
+    return get_object_or_404(selectors.user_profiles(viewer=request.user).named(username))
 
 
 def _people(request, username: str, relation: str):
