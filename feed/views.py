@@ -94,10 +94,11 @@ def compose(request):
     return refused(response, refusal) if refusal else response
 
 
-@login_required
 def tweet_detail(request, tweet_id: int):
     """A tweet in its conversation: the tweets it answers above, its replies
-    below, oldest first, and a reply box."""
+    below, oldest first, and a reply box. Public: a shared link reads the
+    same logged out (without the buttons, and without the engagement
+    logger, so nothing is logged for a visitor)."""
     tweet = get_object_or_404(selectors.tweets_hydrated(viewer=request.user), pk=tweet_id)
     if tweet.retweet_of_id:
         return redirect("tweet", tweet.retweet_of_id)
@@ -112,16 +113,16 @@ def tweet_detail(request, tweet_id: int):
     return render_list(request, "feed/tweet.html", "partials/tweet_list.html", context)
 
 
-@login_required
 def hashtag(request, tag: str):
+    """Tweets with #tag, newest first. Public, like a tweet's page."""
     page, more = page_of(request, selectors.tweets_tagged(viewer=request.user, tag=tag))
     context = {"tag": tag, "tweets": page, "next_url": more}
     return render_list(request, "feed/hashtag.html", "partials/tweet_list.html", context)
 
 
-@login_required
 def profile(request, username: str):
-    """Who they are, their counts, and their tweets, retweets and replies, newest first."""
+    """Who they are, their counts, and their tweets, retweets and replies,
+    newest first. Public, like a tweet's page."""
     person = get_object_or_404(user_profiles(viewer=request.user).named(username))
     tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)

@@ -4,7 +4,6 @@ calls; following goes to the API."""
 
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -61,11 +60,10 @@ def _people(request, username: str, relation: str):
     return render_list(request, "users/people.html", "partials/user_list.html", context)
 
 
-@login_required
+# Public, like the profile they belong to.
 def followers(request, username: str):
     return _people(request, username, "followers")
 
 
-@login_required
 def following(request, username: str):
     return _people(request, username, "following")

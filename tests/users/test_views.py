@@ -92,8 +92,16 @@ def test_a_wrong_password_does_not_log_in(client, user):
 
 
 @pytest.mark.parametrize("url", ["/u/someone/", "/u/someone/followers/", "/u/someone/following/"])
-def test_profiles_send_logged_out_people_to_log_in(client, url):
-    assert client.get(url)["Location"].startswith("/login/?next=")
+def test_profiles_are_public_without_follow_buttons(client, url):
+    someone, fan = UserFactory(username="someone"), UserFactory(username="fan")
+    follow(fan, someone)
+    follow(someone, fan)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert "@someone" in body(response)
+    assert 'data-action="follow"' not in body(response)
 
 
 # --- Profile ---------------------------------------------------------------------------
