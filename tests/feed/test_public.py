@@ -24,7 +24,7 @@ def thread():
 
 
 def test_a_tweet_reads_logged_out_with_its_conversation_and_no_buttons(client, thread):
-    _, _, root, reply, answer = thread
+    _, _, _root, reply, _answer = thread
 
     response = client.get(f"/t/{reply.pk}/")
 
@@ -42,7 +42,9 @@ def test_a_tweet_reads_logged_out_with_its_conversation_and_no_buttons(client, t
     assert "app.js" not in page
 
 
-@pytest.mark.parametrize("url", ["/u/alice/", "/u/ALICE/", "/u/alice/followers/", "/u/bob/following/", "/hashtag/news/"])
+@pytest.mark.parametrize(
+    "url", ["/u/alice/", "/u/ALICE/", "/u/alice/followers/", "/u/bob/following/", "/hashtag/news/"]
+)
 def test_profiles_and_hashtags_read_logged_out(client, thread, url):
     response = client.get(url)
 
@@ -72,7 +74,7 @@ def test_home_and_writing_pages_still_need_a_login(client, url):
 
 
 def test_the_api_reads_logged_out(thread):
-    alice, bob, root, reply, _ = thread
+    _alice, _bob, root, reply, _ = thread
     api = APIClient()
 
     assert api.get(f"/api/tweets/{root.pk}/").json()["text"] == "the root #news"
@@ -86,7 +88,7 @@ def test_the_api_reads_logged_out(thread):
 
 
 def test_the_api_lists_logged_out_take_constant_queries(thread, django_assert_num_queries):
-    alice, bob, root, _, _ = thread
+    alice, _bob, root, _, _ = thread
     for n in range(5):
         tweet(UserFactory(), f"reply {n}", reply_to=root)
         tweet(alice, f"more {n}")
