@@ -95,7 +95,7 @@ _DATETIME = serializers.DateTimeField()
 
 
 def _user_card(user: User) -> dict:
-    return {"id": user.pk, "username": user.username, "display_name": user.display_name}
+    return {"id": user.pk, "username": user.username, "display_name": user.display_name, "avatar_url": user.avatar_url}
 
 
 def _tweet_card(tweet: Tweet, liked: bool, retweeted: bool) -> dict:

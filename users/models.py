@@ -2,10 +2,12 @@ import re
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.files.storage import default_storage
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
 from config.converters import USERNAME_MAX_CHARS, USERNAME_PATTERN
@@ -13,6 +15,8 @@ from config.converters import USERNAME_MAX_CHARS, USERNAME_PATTERN
 USERNAME_RE = re.compile(USERNAME_PATTERN, re.ASCII)
 USERNAME_RULE = f"Letters, digits and underscore only, at most {USERNAME_MAX_CHARS} characters."
 USERNAME_TAKEN = "A user with that username already exists."
+# Names a path of the API or the pages takes for itself (/api/users/me/).
+USERNAMES_RESERVED = frozenset({"me"})
 
 
 class UsernameValidator(RegexValidator):
@@ -58,6 +62,9 @@ class User(AbstractUser):
     # (users.services.user_feed_seen): fan-out marks stale only the lists of
     # followers who read lately, found by one indexed query per chunk.
     last_feed_at = models.DateTimeField(null=True, blank=True)
+    # The storage name (default_storage) of the avatar users.avatars made
+    # from an upload; empty: the generated default (users.avatars).
+    avatar = models.CharField(max_length=100, blank=True, editable=False, default="", db_default="")
 
     objects = UserManager()
 
@@ -78,6 +85,14 @@ class User(AbstractUser):
     @property
     def shown_name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def avatar_url(self) -> str:
+        """The uploaded avatar in the media storage, else the generated one:
+        no query, for every card of a page."""
+        if self.avatar:
+            return default_storage.url(self.avatar)
+        return reverse("avatar-default", args=[self.username])
 
 
 class Follow(models.Model):
