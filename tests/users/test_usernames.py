@@ -186,3 +186,19 @@ def test_the_migration_renames_and_reports_what_it_did(capsys):
     assert "'DEMO' -> 'DEMO_2'" in report
     assert "'a.b@c.d' -> 'a_b_c_d'" in report
     assert sorted(User.objects.values_list("username", flat=True)) == ["DEMO_2", "a_b_c_d", "demo", "fine_name"]
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_renaming_to_a_name_taken_in_another_case(admin_client):
+    UserFactory(username="dave")
+    erin = UserFactory(username="erin")
+
+    response = admin_client.post(
+        f"/admin/users/user/{erin.pk}/change/",
+        {"username": "DAVE", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "is_active": "on"},
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    erin.refresh_from_db()
+    assert erin.username == "erin"
