@@ -159,6 +159,10 @@ def test_renames_keep_the_oldest_of_a_case_clash_and_are_deterministic():
     assert fix.renames_planned(list(reversed(users))) == renames
 
 
+def test_a_reserved_name_is_renamed():
+    assert fix.renames_planned([(1, "ME"), (2, "meg")]) == [(1, "ME", "ME_2")]
+
+
 def test_renames_cut_a_suffixed_name_to_30():
     assert fix.renames_planned([(1, "y" * 30), (2, "Y" * 35)]) == [(2, "Y" * 35, "Y" * 28 + "_2")]
 

@@ -7,8 +7,8 @@ migration: a failing migration blocks every deploy until someone edits rows
 by hand, while a rename keeps the account, its tweets and its follows, and
 the printed list says whom to tell. The rules of a rename:
 
-- a name that is valid and not taken (in any case) by an older account keeps
-  as it is: of names that differ only in case, the oldest account (lowest id)
+- a name that is valid, not reserved (`me`: /api/users/me/) and not taken
+  (in any case) by an older account keeps as it is: of names that differ only in case, the oldest account (lowest id)
   keeps its name;
 - any other character becomes `_`, the result is cut to 30 characters (an
   empty one becomes `user`);
@@ -24,6 +24,7 @@ from django.db import migrations
 
 MAX_CHARS = 30
 VALID = re.compile(r"[A-Za-z0-9_]{1,30}", re.ASCII)
+RESERVED = {"me"}
 INVALID_CHAR = re.compile(r"[^A-Za-z0-9_]", re.ASCII)
 
 logger = logging.getLogger("users.migrations")
@@ -31,7 +32,7 @@ logger = logging.getLogger("users.migrations")
 
 def renames_planned(users: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     """For (id, username) pairs: the renames as (id, old, new), by id."""
-    kept: set[str] = set()
+    kept: set[str] = set(RESERVED)
     keeps: set[int] = set()
     for pk, name in sorted(users):
         if VALID.fullmatch(name) and name.lower() not in kept:
