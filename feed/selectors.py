@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -228,6 +229,30 @@ def tweets_tagged(*, viewer: User, tag: str) -> QuerySet[Tweet]:
     """Tweets with #tag (any case), newest first. `tag` is word characters
     only. A scan of the text: fine at this size, a tag table beyond it."""
     return tweets_hydrated(viewer=viewer).filter(text__iregex=rf"#{tag}(\W|$)").order_by("-created_at", "-pk")
+
+
+# The text search configuration of the GIN index on tweets (feed.0009):
+# the query must use the same one for PostgreSQL to use the index.
+SEARCH_CONFIG = "english"
+
+
+def tweets_search(*, viewer: User | None, query: str) -> QuerySet[Tweet]:
+    """Tweets (not retweets) matching the words of `query`, hydrated,
+    unordered. On PostgreSQL, full-text search (websearch syntax: words,
+    "a phrase", -word, or) on the GIN index over the text (feed.0009); on the
+    embedded SQLite default, every word as a substring, any case (a scan,
+    fine for a demo). The one place tweets are searched: what a viewer must
+    not find is left out here."""
+    tweets = tweets_hydrated(viewer=viewer).filter(retweet_of__isnull=True)
+    if connection.vendor != "postgresql":
+        words = query.split()
+        if not words:
+            return tweets.none()
+        for word in words:
+            tweets = tweets.filter(text__icontains=word)
+        return tweets
+    vector = SearchVector("text", config=SEARCH_CONFIG)
+    return tweets.alias(search=vector).filter(search=SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch"))
 
 
 def timeline_has_newer(*, viewer: User, since: datetime) -> bool:

@@ -18,9 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from config.pages import next_url, page_of, refused, render_list
 from config.ratelimit import RateLimited, write_check
 from feed import selectors, services
-from feed.forms import TweetForm
+from feed.forms import SearchForm, TweetForm
 from feed.models import FeedRequest
-from users.selectors import follows_anyone, user_profiles
+from users.selectors import follows_anyone, user_profiles, users_search
 
 
 def home(request):
@@ -94,10 +94,11 @@ def compose(request):
     return refused(response, refusal) if refusal else response
 
 
-@login_required
 def tweet_detail(request, tweet_id: int):
     """A tweet in its conversation: the tweets it answers above, its replies
-    below, oldest first, and a reply box."""
+    below, oldest first, and a reply box. Public: a shared link reads the
+    same logged out (without the buttons, and without the engagement
+    logger, so nothing is logged for a visitor)."""
     tweet = get_object_or_404(selectors.tweets_hydrated(viewer=request.user), pk=tweet_id)
     if tweet.retweet_of_id:
         return redirect("tweet", tweet.retweet_of_id)
@@ -112,17 +113,49 @@ def tweet_detail(request, tweet_id: int):
     return render_list(request, "feed/tweet.html", "partials/tweet_list.html", context)
 
 
-@login_required
 def hashtag(request, tag: str):
+    """Tweets with #tag, newest first. Public, like a tweet's page."""
     page, more = page_of(request, selectors.tweets_tagged(viewer=request.user, tag=tag))
     context = {"tag": tag, "tweets": page, "next_url": more}
     return render_list(request, "feed/hashtag.html", "partials/tweet_list.html", context)
 
 
-@login_required
+# People shown above the tweets on the search page; "All people" shows the rest.
+SEARCH_PEOPLE_PREVIEW = 3
+
+
+def search(request):
+    """People and tweets matching `?q=`: a few people, then the tweets,
+    newest first; with `type=users`, all the people, the most followed
+    first. Public, like a tweet's page. Each list is one query of the
+    selectors the API searches with."""
+    form = SearchForm(request.GET if "q" in request.GET else None)
+    context = {"form": form, "query": "", "kind": "", "people": [], "tweets": [], "next_url": None}
+    if not form.is_valid():
+        return render(request, "feed/search.html", context, status=400 if form.errors else 200)
+    query, kind = form.cleaned_data["q"], form.cleaned_data["type"]
+    people = users_search(viewer=request.user, query=query).order_by("-follower_count", "pk")
+    if kind == "users":
+        page, more = page_of(request, people)
+        fragment = "partials/user_list.html"
+        context["people"] = page
+    else:
+        preview = list(people[: SEARCH_PEOPLE_PREVIEW + 1])
+        tweets = selectors.tweets_search(viewer=request.user, query=query).order_by("-created_at", "-pk")
+        page, more = page_of(request, tweets)
+        fragment = "partials/tweet_list.html"
+        context.update(people=preview[:SEARCH_PEOPLE_PREVIEW], more_people=len(preview) > SEARCH_PEOPLE_PREVIEW)
+        context["tweets"] = page
+    context.update(query=query, kind=kind)
+    if more:
+        context["next_url"] = next_url(q=query, type=kind, page=page.next_page_number())
+    return render_list(request, "feed/search.html", fragment, context)
+
+
 def profile(request, username: str):
-    """Who they are, their counts, and their tweets, retweets and replies, newest first."""
-    person = get_object_or_404(user_profiles(viewer=request.user), username=username)
+    """Who they are, their counts, and their tweets, retweets and replies,
+    newest first. Public, like a tweet's page."""
+    person = get_object_or_404(user_profiles(viewer=request.user).named(username))
     tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)
     context = {"person": person, "tweets": page, "next_url": more}

@@ -11,30 +11,68 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.converters import USERNAME_MAX_CHARS
 from config.schema import error_response
-from users import selectors, services
+from users import avatars, selectors, services
 from users.auth import signup_check
-from users.models import User
+from users.models import USERNAME_RULE, User, UsernameValidator
+
+USERNAME_VALIDATOR = UsernameValidator()
+
+
+AVATAR_URL_HELP = (
+    "the avatar: the uploaded one in the media storage, else a generated SVG of the initials "
+    "(a path on this server, or a full URL when the media storage is elsewhere)"
+)
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(read_only=True, help_text=AVATAR_URL_HELP)
+
     class Meta:
         model = User
-        fields = ["id", "username", "display_name"]
+        fields = ["id", "username", "display_name", "avatar_url"]
 
 
 class UserProfileSerializer(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(read_only=True, help_text=AVATAR_URL_HELP)
     followers_count = serializers.IntegerField(read_only=True)
     following_count = serializers.IntegerField(read_only=True)
     is_following = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
         model = User
-        fields = ["id", "username", "display_name", "bio", "followers_count", "following_count", "is_following"]
+        fields = [
+            "id",
+            "username",
+            "display_name",
+            "bio",
+            "avatar_url",
+            "followers_count",
+            "following_count",
+            "is_following",
+        ]
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    bio = serializers.CharField(max_length=160, required=False, allow_blank=True, trim_whitespace=False)
+
+
+class AvatarUploadSerializer(serializers.Serializer):
+    avatar = serializers.FileField(
+        help_text="a JPEG, PNG, GIF or WebP image of at most 2 MB (and 16 megapixels); "
+        "it is cropped to a square and stored as a 256 px JPEG without its metadata"
+    )
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.RegexField(
+        USERNAME_VALIDATOR.regex,
+        max_length=USERNAME_MAX_CHARS,
+        error_messages={"invalid": USERNAME_RULE},
+        help_text=f"{USERNAME_RULE} Unique without regard to case.",
+    )
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     display_name = serializers.CharField(max_length=50, required=False, default="")
 
@@ -76,7 +114,48 @@ class TokenView(ObtainAuthToken):
 
 
 def profile_or_404(request, username: str) -> User:
-    return get_object_or_404(selectors.user_profiles(viewer=request.user), username=username)
+    return get_object_or_404(selectors.user_profiles(viewer=request.user).named(username))
+
+
+def my_profile(request) -> User:
+    return selectors.user_profiles(viewer=request.user).get(pk=request.user.pk)
+
+
+class MeView(APIView):
+    """The profile of the user logged in, and what they may change of it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=UserProfileSerializer)
+    def get(self, request):
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+    @extend_schema(request=ProfileUpdateSerializer, responses=UserProfileSerializer)
+    def patch(self, request):
+        """Change the display name (at most 50 characters) or the bio (at most 160)."""
+        serializer = ProfileUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_profile_update(user=request.user, **serializer.validated_data)
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+
+class AvatarView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer}, responses=UserProfileSerializer)
+    def put(self, request):
+        """Upload an avatar (multipart, field `avatar`). Not an image, over 2
+        MB or a decompression bomb: a 400 naming `avatar`, nothing stored."""
+        serializer = AvatarUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        avatars.avatar_set(user=request.user, upload=serializer.validated_data["avatar"])
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        """Go back to the generated avatar."""
+        avatars.avatar_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserDetailView(APIView):
@@ -93,13 +172,13 @@ class FollowView(APIView):
         responses={201: UserProfileSerializer, 400: error_response("You cannot follow yourself.")},
     )
     def post(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = get_object_or_404(User.objects.named(username), is_active=True)
         services.follow_create(follower=request.user, followee=followee)
         return Response(UserProfileSerializer(profile_or_404(request, username)).data, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = get_object_or_404(User.objects.named(username), is_active=True)
         services.follow_delete(follower=request.user, followee=followee)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -115,7 +194,7 @@ class FollowersView(generics.ListAPIView):
     pagination_class = FollowPagination
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = get_object_or_404(User.objects.named(self.kwargs["username"]), is_active=True)
         return selectors.followers_of(user=user)
 
 
@@ -123,5 +202,5 @@ class FollowingView(FollowersView):
     """Whom the user follows, most recent first."""
 
     def get_queryset(self):
-        user = get_object_or_404(User, username=self.kwargs["username"], is_active=True)
+        user = get_object_or_404(User.objects.named(self.kwargs["username"]), is_active=True)
         return selectors.following_of(user=user)

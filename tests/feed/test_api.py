@@ -61,6 +61,7 @@ def test_post_tweet_strips_text_and_answers_the_tweet(user_api):
         "id": user_api.user.pk,
         "username": user_api.user.username,
         "display_name": user_api.user.display_name,
+        "avatar_url": f"/avatars/default/{user_api.user.username}.svg",
     }
     assert (body["reply_to"], body["retweet_of"], body["liked"], body["retweeted"]) == (None, None, False, False)
     assert Tweet.objects.get(pk=body["id"]).text == "hello world"

@@ -45,7 +45,7 @@ def test_sign_up_creates_the_account_and_logs_in(client):
     [
         ({"username": "taken", "password": STRONG_PASSWORD}, "already exists"),
         ({"username": "newbie", "password": "12345678"}, "too common"),
-        ({"username": "new bie!", "password": STRONG_PASSWORD}, "Enter a valid username"),
+        ({"username": "new bie!", "password": STRONG_PASSWORD}, "Letters, digits and underscore only"),
         ({"username": "", "password": STRONG_PASSWORD}, "This field is required"),
         ({"username": "newbie", "password": STRONG_PASSWORD, "display_name": "x" * 51}, "at most 50"),
     ],
@@ -92,8 +92,16 @@ def test_a_wrong_password_does_not_log_in(client, user):
 
 
 @pytest.mark.parametrize("url", ["/u/someone/", "/u/someone/followers/", "/u/someone/following/"])
-def test_profiles_send_logged_out_people_to_log_in(client, url):
-    assert client.get(url)["Location"].startswith("/login/?next=")
+def test_profiles_are_public_without_follow_buttons(client, url):
+    someone, fan = UserFactory(username="someone"), UserFactory(username="fan")
+    follow(fan, someone)
+    follow(someone, fan)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert "@someone" in body(response)
+    assert 'data-action="follow"' not in body(response)
 
 
 # --- Profile ---------------------------------------------------------------------------
