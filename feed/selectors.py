@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from feed.models import Hide, Like, Report, Tweet
@@ -86,9 +86,12 @@ ORIGINAL_ID = Coalesce(OuterRef("retweet_of_id"), OuterRef("pk"))
 
 def tweets_hydrated(*, viewer: User | None = None) -> QuerySet[Tweet]:
     """Visible tweets with everything a tweet card shows, in one query: the
-    author, the original of a retweet, and whether `viewer` liked or
-    retweeted what actions act on (the original)."""
-    tweets = Tweet.objects.visible().select_related("author", "retweet_of__author")
+    author, the original of a retweet, the author of the tweet a reply (or a
+    retweeted reply) answers ("Replying to @name"), and whether `viewer`
+    liked or retweeted what actions act on (the original)."""
+    tweets = Tweet.objects.visible().select_related(
+        "author", "reply_to__author", "retweet_of__author", "retweet_of__reply_to__author"
+    )
     if viewer is None or not viewer.is_authenticated:
         return tweets
     return tweets.annotate(
@@ -174,12 +177,44 @@ def _tweets_hydrated_by_hand(*, viewer: User, tweet_ids: list[int]) -> dict[int,
 def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> list[Tweet]:
     """The reverse-chronological home timeline: tweets and retweets by the
     viewer's followees and the viewer, newest first, never what the viewer
-    hid or reported (nor retweets of it)."""
+    hid or reported (nor retweets of it).
+
+    One card per original: a tweet shows only at its newest appearance in
+    the timeline (its latest retweet by someone in it), so a page never
+    shows it twice and, since the rule holds for the whole timeline and not
+    one page, neither do two pages read on with the cursor. A retweet
+    carries who else in the timeline retweeted it before
+    (`also_retweeted_by`: the latest of them, not the viewer, whose own
+    retweet `retweeted` says; `also_retweeted_count`: how many), for
+    "alice and bob retweeted" without a query more."""
     # Ids first, then `author IN (ids)`: the planner walks each author's
     # timeline index instead of scanning every tweet (an OR with a subquery
     # defeats that).
     authors = [*Follow.objects.filter(follower=viewer).values_list("followee_id", flat=True), viewer.pk]
-    tweets = tweets_hydrated(viewer=viewer).filter(author__in=authors).exclude(tweets_removed_by(viewer))
+    # An original is older than its retweets: only a retweet can be a newer appearance.
+    appearances = Tweet.objects.filter(retweet_of_id=ORIGINAL_ID, author__in=authors, deleted_at__isnull=True)
+    newer = Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk"))
+    older_others = (
+        Tweet.objects.filter(retweet_of_id=OuterRef("retweet_of_id"), author__in=authors, deleted_at__isnull=True)
+        .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+        .exclude(author=viewer)
+    )
+    tweets = (
+        tweets_hydrated(viewer=viewer)
+        .filter(author__in=authors)
+        .exclude(tweets_removed_by(viewer))
+        .exclude(Exists(appearances.filter(newer)))
+        .annotate(
+            also_retweeted_by=Subquery(older_others.order_by("-created_at", "-pk").values("author__username")[:1]),
+            also_retweeted_count=Coalesce(
+                Subquery(
+                    older_others.order_by().values("retweet_of_id").annotate(n=Count("pk")).values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+        )
+    )
     if before is not None and before.created_at is not None:
         tweets = tweets.filter(
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.tweet_id)
@@ -190,6 +225,18 @@ def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> l
 def tweet_replies(*, viewer: User, tweet: Tweet) -> QuerySet[Tweet]:
     """The replies to `tweet` (its conversation below it), hydrated, unordered."""
     return tweets_hydrated(viewer=viewer).filter(reply_to=tweet)
+
+
+def replies_before(*, reply: Tweet) -> int:
+    """How many of the shown replies to `reply`'s parent come before it, in
+    the tweet page's order (oldest first): where the page lists it. One
+    count on the parent's replies."""
+    return (
+        Tweet.objects.visible()
+        .filter(reply_to_id=reply.reply_to_id)
+        .filter(Q(created_at__lt=reply.created_at) | Q(created_at=reply.created_at, pk__lt=reply.pk))
+        .count()
+    )
 
 
 def tweets_by(*, viewer: User, author: User) -> QuerySet[Tweet]:

@@ -202,7 +202,17 @@ for (const textarea of document.querySelectorAll('textarea[data-max-chars]')) {
   update();
 }
 
-if (window.location.hash === '#reply') document.getElementById('compose-text')?.focus();
+// The reply icon leads to the reply box with the cursor in it: from a card,
+// through the tweet's page (`#reply`); on that page, straight to the box.
+const focusReply = () => {
+  if (window.location.hash === '#reply') document.getElementById('compose-text')?.focus();
+};
+focusReply();
+window.addEventListener('hashchange', focusReply);
+document.addEventListener('click', (event) => {
+  // Clicked again with `#reply` already in the address: no hashchange.
+  if (event.target.closest('a[href="#reply"]') && window.location.hash === '#reply') focusReply();
+});
 
 // --- "New tweets": ask now and then whether the followed posted since. ------
 

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from tests.factories import UserFactory, assigned, served, tweet
+from tests.factories import UserFactory, assigned, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -428,3 +428,84 @@ def test_rows_describe_themselves():
     assert str(events(Kind.RETWEET)[0]) == f"retweet {viewer.pk}->{posted.pk}"
     assert str(feed_request).startswith(f"latest feed for {viewer.pk} at ")
     assert retweet.original == posted
+
+
+# --- The latest timeline: one card per original ---------------------------------------
+
+
+def latest(viewer, limit=20) -> list[Tweet]:
+    """Every page of `viewer`'s latest timeline, read on with the cursor."""
+    shown, cursor = [], None
+    while True:
+        page = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, cursor=cursor, limit=limit)
+        shown += [item.tweet for item in page.items]
+        if not page.next_cursor:
+            return shown
+        cursor = page.next_cursor
+
+
+def test_a_tweet_shows_once_in_the_latest_timeline_at_its_newest_retweet():
+    viewer, alice, bob, carol = UserFactory.create_batch(4)
+    follow(viewer, alice, bob)
+    original = tweet(alice, "worth sharing")
+    other = tweet(alice, "in between")
+    first = services.retweet_create(user=bob, tweet=original)
+    services.retweet_create(user=carol, tweet=original)  # not followed: not in the timeline
+
+    shown = latest(viewer)
+
+    assert [t.pk for t in shown] == [first.pk, other.pk]
+    assert (shown[0].also_retweeted_by, shown[0].also_retweeted_count) == (None, 0)
+
+
+def test_several_retweets_of_one_tweet_are_one_card_naming_the_others():
+    viewer, alice, bob, dave, stranger = UserFactory.create_batch(5)
+    follow(viewer, alice, bob, dave)
+    original = tweet(stranger, "viral")
+    services.retweet_create(user=alice, tweet=original)
+    services.retweet_create(user=bob, tweet=original)
+    newest = services.retweet_create(user=dave, tweet=original)
+
+    [card] = latest(viewer)
+
+    assert card.pk == newest.pk
+    assert (card.also_retweeted_by, card.also_retweeted_count) == (bob.username, 2)
+    assert not card.retweeted
+
+    # The viewer's own retweet, older than dave's: counted as `retweeted`, not among the others.
+    services.retweet_delete(user=dave, tweet=original)
+    services.retweet_create(user=viewer, tweet=original)
+    again = services.retweet_create(user=dave, tweet=original)
+    [card] = latest(viewer)
+    assert card.pk == again.pk
+    assert (card.also_retweeted_by, card.also_retweeted_count, card.retweeted) == (bob.username, 2, True)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_pages_of_the_latest_timeline_neither_skip_nor_repeat_an_original(limit):
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    originals = [tweet(alice, f"tweet {n}") for n in range(6)]
+    # Retweets spread over the timeline: each original's newest appearance is where it shows.
+    for n in (0, 3, 1):
+        services.retweet_create(user=bob, tweet=originals[n])
+    services.retweet_create(user=viewer, tweet=originals[3])
+
+    shown = [t.original.pk for t in latest(viewer, limit=limit)]
+
+    assert shown == [originals[n].pk for n in (3, 1, 0, 5, 4, 2)]
+
+
+def test_a_retweet_made_between_two_pages_does_not_repeat_a_tweet_on_the_next():
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    older, newer = tweet(alice, "older"), tweet(alice, "newer")
+    first = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, limit=1)
+    assert [i.tweet.pk for i in first.items] == [newer.pk]
+
+    # Retweeted now: its newest appearance is above the cursor, so the next page skips it.
+    services.retweet_create(user=bob, tweet=newer)
+    services.retweet_create(user=bob, tweet=older)
+    second = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, cursor=first.next_cursor, limit=1)
+
+    assert second.items == [] and second.next_cursor is None

@@ -115,7 +115,7 @@ def test_profile_shows_who_they_are_their_counts_and_tweets(logged_in):
     assert '<strong data-followers="alice">1</strong> followers' in page
     assert "<strong>1</strong> following" in page
     assert 'data-username="alice" aria-pressed="true"><span class="label">Following' in page
-    ids = re.findall(r'<article class="card[^"]*" id="t(\d+)"', page)
+    ids = re.findall(r'<article class="card[^"]*" id="t-(\d+)"', page)
     assert ids == [str(t.pk) for t in (retweet, *reversed(posts))]
     assert "Who to follow" in page
 
