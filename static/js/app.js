@@ -207,11 +207,17 @@ for (const textarea of document.querySelectorAll('textarea[data-max-chars]')) {
 const focusReply = () => {
   if (window.location.hash === '#reply') document.getElementById('compose-text')?.focus();
 };
-focusReply();
+// At `load`: Chromium scrolls to the fragment's target just before it, and
+// that takes the focus back from whatever had it.
+window.addEventListener('load', focusReply);
 window.addEventListener('hashchange', focusReply);
 document.addEventListener('click', (event) => {
-  // Clicked again with `#reply` already in the address: no hashchange.
-  if (event.target.closest('a[href="#reply"]') && window.location.hash === '#reply') focusReply();
+  // With `#reply` in the address already there is no hashchange, and going
+  // to the fragment again would take the focus away.
+  if (event.target.closest('a[href="#reply"]') && window.location.hash === '#reply') {
+    event.preventDefault();
+    focusReply();
+  }
 });
 
 // --- "New tweets": ask now and then whether the followed posted since. ------
