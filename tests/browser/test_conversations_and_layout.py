@@ -3,12 +3,16 @@ conversation after replying, the phone layout (the feed before the side
 column, the header on one line) and the desktop's centred column."""
 
 import re
+from datetime import datetime, time, timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from feed import services
-from feed.models import Tweet
+from feed.models import Engagement, Tweet
+from ranking.registry import register, version_activate
+from ranking.spec import FEATURE_SPEC_VERSION
 from tests.browser.conftest import DESKTOP, PHONE, leave_by, screenshots
 from tests.factories import SuperUserFactory, UserFactory, follow, tweet
 
@@ -116,3 +120,43 @@ def test_pages_without_the_side_column_are_centred_on_a_desktop(page, log_in):
     assert page.locator("aside.side").count() == 0
     assert abs(main["x"] + main["width"] / 2 - DESKTOP["width"] / 2) <= 8  # half the scrollbar, at most
     screenshots(page, "tweet")
+
+
+def test_the_ranking_page_is_legible_on_a_phone(page, log_in):
+    log_in(SuperUserFactory())
+    heads = {
+        "like": {"roc_auc": 0.71, "pr_auc": 0.2, "rce": 3.1, "positives": 120},
+        "reply": {"roc_auc": 0.43, "pr_auc": 0.01, "rce": -2.0, "positives": 5},
+    }
+    version_activate(
+        version=register(artifact=b"x", metrics={"heads": heads}, feature_spec_version=FEATURE_SPEC_VERSION)
+    )
+    today = timezone.localdate()
+    shown = tweet(text="shown")
+    for days_ago in range(7):
+        at = datetime.combine(today - timedelta(days=days_ago), time(12), tzinfo=timezone.get_current_timezone())
+        for n in range(4):
+            viewer = UserFactory()
+            Engagement.objects.create(user=viewer, tweet=shown, kind="impression", created_at=at)
+            if n == 0 or days_ago == 3:  # one day much better than the others
+                services.like_create(user=viewer, tweet=shown, at=at)
+                if days_ago == 3:
+                    services.tweet_create(author=viewer, text="a reply", reply_to=shown, at=at)
+    page.set_viewport_size(PHONE)
+
+    page.goto("/ranking/?days=7")
+
+    labels = page.locator("svg[data-chart] text.axis")
+    expect(labels.first).to_be_visible()
+    sizes = labels.evaluate_all(
+        """texts => texts.map(t => {
+            const svg = t.ownerSVGElement;
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            return parseFloat(getComputedStyle(t).fontSize) * scale;
+        })"""
+    )
+    assert min(sizes) >= 10.9, f"chart labels as small as {min(sizes):.1f} px at {PHONE['width']} px wide"
+    expect(page.locator("svg[data-chart] [data-off-scale='above']")).to_have_count(1)
+    expect(page.get_by_text("not enough to judge")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshots(page, "ranking")
