@@ -174,7 +174,9 @@ def _tweets_hydrated_by_hand(*, viewer: User, tweet_ids: list[int]) -> dict[int,
     return found
 
 
-def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> list[Tweet]:
+def timeline_latest(
+    *, viewer: User, before: FeedCursor | None, limit: int, as_of: datetime | None = None
+) -> list[Tweet]:
     """The reverse-chronological home timeline: tweets and retweets by the
     viewer's followees and the viewer, newest first, never what the viewer
     hid or reported (nor retweets of it).
@@ -186,13 +188,18 @@ def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> l
     carries who else in the timeline retweeted it before
     (`also_retweeted_by`: the latest of them, not the viewer, whose own
     retweet `retweeted` says; `also_retweeted_count`: how many), for
-    "alice and bob retweeted" without a query more."""
+    "alice and bob retweeted" without a query more.
+
+    `as_of`: the timeline as it stood then (strictly before it), for a
+    feed build: a retweet made since does not move a tweet out of it."""
     # Ids first, then `author IN (ids)`: the planner walks each author's
     # timeline index instead of scanning every tweet (an OR with a subquery
     # defeats that).
     authors = [*Follow.objects.filter(follower=viewer).values_list("followee_id", flat=True), viewer.pk]
     # An original is older than its retweets: only a retweet can be a newer appearance.
     appearances = Tweet.objects.filter(retweet_of_id=ORIGINAL_ID, author__in=authors, deleted_at__isnull=True)
+    if as_of is not None:
+        appearances = appearances.filter(created_at__lt=as_of)
     newer = Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk"))
     older_others = (
         Tweet.objects.filter(retweet_of_id=OuterRef("retweet_of_id"), author__in=authors, deleted_at__isnull=True)
@@ -219,6 +226,8 @@ def timeline_latest(*, viewer: User, before: FeedCursor | None, limit: int) -> l
         tweets = tweets.filter(
             Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.tweet_id)
         )
+    if as_of is not None:
+        tweets = tweets.filter(created_at__lt=as_of)
     return list(tweets.order_by("-created_at", "-pk")[:limit])
 
 

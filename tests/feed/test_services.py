@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
@@ -509,3 +510,17 @@ def test_a_retweet_made_between_two_pages_does_not_repeat_a_tweet_on_the_next():
     second = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, cursor=first.next_cursor, limit=1)
 
     assert second.items == [] and second.next_cursor is None
+
+
+def test_the_latest_timeline_as_of_a_time_ignores_retweets_made_since():
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    original = tweet(alice, "before the build")
+    build_at = timezone.now()
+    services.retweet_create(user=bob, tweet=original)
+
+    as_built = selectors.timeline_latest(viewer=viewer, before=None, limit=10, as_of=build_at)
+    now = selectors.timeline_latest(viewer=viewer, before=None, limit=10)
+
+    assert [t.pk for t in as_built] == [original.pk]
+    assert [t.original.pk for t in now] == [original.pk] and now[0].retweet_of_id
