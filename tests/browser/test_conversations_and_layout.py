@@ -81,7 +81,7 @@ def test_the_phone_width_puts_the_feed_first(page, log_in, alice):
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.goto("/following/")
     expect(page.get_by_text("You retweeted")).to_be_visible()
-    screenshots(page, "home")
+    screenshots(page, "following")
     page.goto("/u/alice/")
     screenshots(page, "profile")
 
