@@ -144,6 +144,8 @@ _, _ORIGINAL_COLUMNS = _columns(Tweet, "o")
 _, _ORIGINAL_AUTHOR_COLUMNS = _columns(User, "oa")
 _HYDRATE_SQL = f"""
     SELECT {_TWEET_COLUMNS}, {_USER_COLUMNS}, {_ORIGINAL_COLUMNS}, {_ORIGINAL_AUTHOR_COLUMNS},
+        (SELECT pa.username FROM {Tweet._meta.db_table} p JOIN {User._meta.db_table} pa ON pa.id = p.author_id
+         WHERE p.id = COALESCE(o.reply_to_id, t.reply_to_id)),
         EXISTS (SELECT 1 FROM {Like._meta.db_table} l
                 WHERE l.user_id = %(viewer)s AND l.tweet_id = COALESCE(t.retweet_of_id, t.id)),
         EXISTS (SELECT 1 FROM {Tweet._meta.db_table} r
@@ -177,7 +179,7 @@ def _tweets_hydrated_by_hand(*, viewer: User, tweet_ids: list[int]) -> dict[int,
                 tweet.retweet_of = original
             else:
                 tweet.retweet_of = None
-            tweet.liked, tweet.retweeted = row[-2], row[-1]
+            tweet.replying_to, tweet.liked, tweet.retweeted = row[-3:]
             found[tweet.pk] = tweet
     return found
 

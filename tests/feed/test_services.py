@@ -100,7 +100,7 @@ def _card(t):
         return None
     fields = {f.attname: getattr(t, f.attname) for f in Tweet._meta.concrete_fields}
     author = {f.attname: getattr(t.author, f.attname) for f in type(t.author)._meta.concrete_fields}
-    state = (bool(getattr(t, "liked", False)), bool(getattr(t, "retweeted", False)))
+    state = (bool(getattr(t, "liked", False)), bool(getattr(t, "retweeted", False)), getattr(t, "replying_to", None))
     return fields, author, state, _card(t.retweet_of) if t.retweet_of_id else None
 
 
@@ -108,7 +108,7 @@ def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_q
     """The ranked page's hand-written hydration gives the ORM's rows: deleted
     tweets, retweets of deleted originals and what the viewer hid or reported
     (on the original or a retweet of it) left out; likes and retweets read on
-    the original; the ids' order kept."""
+    the original; whom a reply answers; the ids' order kept."""
     viewer, author, other = UserFactory(), UserFactory(), UserFactory()
     plain, liked, hidden, reported, gone, gone_original = (tweet(author=author, text=f"t{n}") for n in range(6))
     reply = tweet(author=other, text="a reply", reply_to=plain)
@@ -123,17 +123,37 @@ def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_q
     services.report_create(user=viewer, tweet=reported, reason="spam")
     services.tweet_delete(tweet=gone, by=author)
     services.tweet_delete(tweet=gone_original, by=author)
-    shown = (retweet_of_gone, reply, own_retweet, plain, liked, retweet_of_liked, hidden, retweet_of_hidden)
+    retweet_of_reply = services.retweet_create(user=author, tweet=reply)
+    shown = (
+        retweet_of_gone,
+        reply,
+        own_retweet,
+        plain,
+        liked,
+        retweet_of_liked,
+        hidden,
+        retweet_of_hidden,
+        retweet_of_reply,
+    )
     ids = [t.pk for t in (*shown, reported, gone, gone_original)] + [10**12]
 
     with django_assert_num_queries(1):
         got = selectors.tweets_in_order(viewer=viewer, tweet_ids=ids)
         cards = [_card(t) for t in got]
     found = selectors.tweets_hydrated(viewer=viewer).exclude(selectors.tweets_removed_by(viewer)).in_bulk(ids)
-    assert [t.pk for t in got] == [reply.pk, own_retweet.pk, plain.pk, liked.pk, retweet_of_liked.pk]
+    assert [t.pk for t in got] == [
+        reply.pk,
+        own_retweet.pk,
+        plain.pk,
+        liked.pk,
+        retweet_of_liked.pk,
+        retweet_of_reply.pk,
+    ]
     assert cards == [_card(found[pk]) for pk in ids if pk in found]
-    assert [t.liked for t in got] == [False, False, False, True, True]
-    assert [t.retweeted for t in got] == [False, True, True, False, False]
+    assert [t.liked for t in got] == [False, False, False, True, True, False]
+    assert [t.retweeted for t in got] == [False, True, True, False, False, False]
+    # "Replying to @name": a reply's, and a retweeted reply's, parent's author.
+    assert [t.replying_to for t in got] == [author.username, None, None, None, None, author.username]
     assert selectors.tweets_in_order(viewer=viewer, tweet_ids=[]) == []
 
 

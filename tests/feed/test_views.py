@@ -350,6 +350,10 @@ def test_replies_name_who_they_reply_to_on_cards_and_the_tweet_page(logged_in, f
     assert "In reply to a tweet" not in home
     assert replying_to.format("bob", "bob") in page
 
+    # "For you" hydrates its ranked list by hand on PostgreSQL: the same line.
+    ranked_feed_store(feed=RankedFeed(logged_in.user.pk, "v3", timezone.now(), [RankedItem(answer.pk, 1.0, ())]))
+    assert replying_to.format("bob", "bob") in body(logged_in.get("/"))
+
 
 def test_a_reply_lands_on_its_conversation_with_the_reply_in_view(logged_in, settings):
     parent = tweet(text="question?")
