@@ -72,9 +72,26 @@ class FeedItemSerializer(TweetSerializer):
     reasons = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text='"Why am I seeing this?" (empty when not ranked)'
     )
+    also_retweeted_by = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="the latest timeline shows each original once, at its newest retweet by someone you follow "
+        "(or you): the username of the latest other one of them who retweeted it before this item's author, "
+        "you left out (`retweeted` says whether you did); null when none, and in a ranked feed",
+    )
+    also_retweeted_count = serializers.IntegerField(
+        read_only=True, help_text="how many people you follow retweeted it before this item's author, you left out"
+    )
 
     class Meta(TweetSerializer.Meta):
-        fields = [*TweetSerializer.Meta.fields, "position", "score", "reasons"]
+        fields = [
+            *TweetSerializer.Meta.fields,
+            "position",
+            "score",
+            "reasons",
+            "also_retweeted_by",
+            "also_retweeted_count",
+        ]
 
     def to_representation(self, item: services.FeedItem) -> dict:
         # Serialises a FeedItem: the tweet's own fields, then the item's.
@@ -83,6 +100,7 @@ class FeedItemSerializer(TweetSerializer):
             "position": item.position,
             "score": item.score,
             "reasons": list(item.reasons),
+            **_also_retweeted(item.tweet),
         }
 
 
@@ -125,6 +143,15 @@ def feed_item_data(item: services.FeedItem) -> dict:
         "position": item.position,
         "score": item.score,
         "reasons": list(item.reasons),
+        **_also_retweeted(tweet),
+    }
+
+
+def _also_retweeted(tweet: Tweet) -> dict:
+    """Set on the latest timeline's tweets (feed.selectors.timeline_latest), absent on a ranked feed's."""
+    return {
+        "also_retweeted_by": getattr(tweet, "also_retweeted_by", None),
+        "also_retweeted_count": getattr(tweet, "also_retweeted_count", 0),
     }
 
 

@@ -4,6 +4,7 @@ calls; actions on a card (like, retweet, hide, report) go to the API itself."""
 
 from datetime import UTC
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
@@ -70,8 +71,8 @@ def feed_newer(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def compose(request):
-    """Post a tweet or a reply, then go back where the form said (or to the
-    new tweet, which shows a reply in its conversation). Errors, and the
+    """Post a tweet, then go back where the form said (or to the new tweet);
+    or post a reply, then see it in its conversation. Errors, and the
     write limit's refusal (429), come back on this page, with the text kept."""
     form = TweetForm(request.POST if request.method == "POST" else None)
     back = request.POST.get("next") or request.GET.get("next")
@@ -88,10 +89,21 @@ def compose(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Your reply was posted." if tweet.reply_to_id else "Your tweet was posted.")
+            if tweet.reply_to_id:
+                messages.success(request, "Your reply was posted.")
+                return redirect(_in_conversation(tweet))
+            messages.success(request, "Your tweet was posted.")
             return redirect(back or reverse("tweet", args=[tweet.pk]))
     response = render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
     return refused(response, refusal) if refusal else response
+
+
+def _in_conversation(reply) -> str:
+    """The parent's page, at the page of replies that lists `reply`,
+    scrolled to it (its card is the fragment's target, highlighted)."""
+    page = selectors.replies_before(reply=reply) // settings.FEED_PAGE_SIZE + 1
+    query = f"?page={page}" if page > 1 else ""
+    return f"{reverse('tweet', args=[reply.reply_to_id])}{query}#t-{reply.pk}"
 
 
 def tweet_detail(request, tweet_id: int):

@@ -1,4 +1,5 @@
-"""Template tags for tweets: text with safe links, compact ages, the compose box."""
+"""Template tags for tweets: text with safe links, compact ages, who
+retweeted a card, the compose box."""
 
 import re
 from collections.abc import Iterable
@@ -6,6 +7,7 @@ from datetime import datetime
 
 from django import template
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -98,6 +100,37 @@ def age(moment: datetime) -> str:
         return f"{int(seconds // 3600)}h"
     local = timezone.localtime(moment)
     return date_format(local, "M j" if local.year == timezone.localtime().year else "M j, Y")
+
+
+def _joined(names: list) -> SafeString:
+    """ "a", "a and b", "a, b and c"."""
+    if len(names) == 1:
+        return format_html("{}", names[0])
+    return format_html("{} and {}", format_html_join(", ", "{}", ((name,) for name in names[:-1])), names[-1])
+
+
+def _profile_link(username: str) -> SafeString:
+    return format_html('<a href="{}">@{}</a>', reverse("profile", args=[username]), username)
+
+
+@register.simple_tag
+def retweeted_by(tweet, viewer) -> SafeString:
+    """Who retweeted a retweet's card: "You retweeted", "@alice retweeted" or,
+    in the home timeline, which shows one card per original at its newest
+    retweet (feed.selectors.timeline_latest), who else there did: "You,
+    @alice and 2 others retweeted"."""
+    you = tweet.author_id == viewer.pk
+    names = ["You" if you else _profile_link(tweet.author.username)]
+    if hasattr(tweet, "also_retweeted_count"):
+        if not you and getattr(tweet, "retweeted", False):
+            names.insert(0, "You")
+        others = tweet.also_retweeted_count
+        if tweet.also_retweeted_by:
+            names.append(_profile_link(tweet.also_retweeted_by))
+            others -= 1
+        if others > 0:
+            names.append(f"{others} other{pluralize(others)}")
+    return format_html("{} retweeted", _joined(names))
 
 
 @register.simple_tag

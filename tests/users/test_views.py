@@ -123,7 +123,7 @@ def test_profile_shows_who_they_are_their_counts_and_tweets(logged_in):
     assert '<strong data-followers="alice">1</strong> followers' in page
     assert "<strong>1</strong> following" in page
     assert 'data-username="alice" aria-pressed="true"><span class="label">Following' in page
-    ids = re.findall(r'<article class="card[^"]*" id="t(\d+)"', page)
+    ids = re.findall(r'<article class="card[^"]*" id="t-(\d+)"', page)
     assert ids == [str(t.pk) for t in (retweet, *reversed(posts))]
     assert "Who to follow" in page
 
@@ -164,10 +164,13 @@ def test_profile_takes_a_constant_number_of_queries(logged_in, django_assert_max
         fan = UserFactory()
         follow(fan, alice)
         follow(logged_in.user, fan)
-        feed_services.retweet_create(user=alice, tweet=tweet(fan, f"by fan {n}"))
+        # Replies among them: the cards name whom they answer, in the same query.
+        parent = tweet(UserFactory(), "parent") if n % 2 else None
+        feed_services.retweet_create(user=alice, tweet=tweet(fan, f"by fan {n}", reply_to=parent))
 
     with django_assert_max_num_queries(few):
         response = logged_in.get("/u/alice/")
+    assert "Replying to <a" in body(response)
     assert body(response).count("<article") == settings.FEED_PAGE_SIZE
 
 
