@@ -3,8 +3,8 @@
 #   docker build --target web    -t ranked-feed-web .     # gunicorn, no TensorFlow
 #   docker build --target worker -t ranked-feed-worker .  # Celery workers and beat, with TensorFlow
 # Both run as an unprivileged user on a read-only root filesystem: the only
-# writable paths are the tmpfs/emptyDir mounts the deployment gives them
-# (/tmp and PROMETHEUS_MULTIPROC_DIR).
+# writable paths are the mounts the deployment gives them (/tmp and
+# PROMETHEUS_MULTIPROC_DIR in memory; the web's /app/media on a volume).
 
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
@@ -50,6 +50,9 @@ ENV DJANGO_SETTINGS_MODULE=config.settings \
     LOG_FORMAT=json
 COPY --chown=root:root . .
 COPY --from=static --chown=root:root /app/staticfiles /app/staticfiles
+# The one directory the app writes to outside /tmp: uploaded avatars
+# (MEDIA_ROOT), where the deployment mounts a volume.
+RUN mkdir -p /app/media && chown 10001:10001 /app/media
 # The code is root's and read-only to the app user: a compromised process
 # cannot rewrite it, even where the root filesystem is writable.
 USER 10001:10001

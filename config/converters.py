@@ -4,9 +4,12 @@ byte, which `<str:...>` would pass on)."""
 
 from django.urls import register_converter
 
-# What Django's username validator accepts (UnicodeUsernameValidator), at
-# most as long as the column.
-USERNAME_PATTERN = r"[\w.@+-]{1,150}"
+# What a username may be (users.models.User.username): ASCII letters, digits
+# and underscore, 1 to 30 of them, as on Twitter and Mastodon. Here, in
+# config's plumbing, so that the converter, the OpenAPI schema and the
+# model's validator share one pattern.
+USERNAME_MAX_CHARS = 30
+USERNAME_PATTERN = rf"[A-Za-z0-9_]{{1,{USERNAME_MAX_CHARS}}}"
 
 
 class UsernameConverter:

@@ -240,7 +240,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # <username:...> paths (config/converters.py, the same pattern).
-    "PATH_CONVERTER_OVERRIDES": {"username": {"type": "string", "pattern": r"^[\w.@+-]{1,150}$"}},
+    "PATH_CONVERTER_OVERRIDES": {"username": {"type": "string", "pattern": r"^[A-Za-z0-9_]{1,30}$"}},
 }
 
 # --- Product ----------------------------------------------------------------
@@ -375,6 +375,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Uploaded avatars (users.avatars) are stored through default_storage under
+# MEDIA_ROOT and linked at MEDIA_URL. With MEDIA_SERVE on, Django serves them
+# itself (config.media), so `make run` and a lone gunicorn need no web
+# server; turn it off when a web server or a CDN serves MEDIA_URL.
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=True)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+# Refused before decoding: an image this large decodes to ~64 MB (RGBA), and
+# a few bytes of PNG can claim far more (a decompression bomb).
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=4096 * 4096)
+AVATAR_SIZE_PX = 256
 
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -406,7 +417,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        # A MEDIA_URL on another origin (a CDN) is where avatars come from.
+        "img-src": [SELF, "data:", *([MEDIA_URL] if MEDIA_URL.startswith(("https://", "http://")) else [])],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

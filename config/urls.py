@@ -1,9 +1,11 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import bench, errors, health
+from config import bench, errors, health, media
 
 handler400 = errors.bad_request
 handler403 = errors.permission_denied
@@ -32,6 +34,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
+
+# Uploaded avatars, when no web server in front serves MEDIA_URL (config.media).
+if settings.MEDIA_SERVE and settings.MEDIA_URL.startswith("/"):
+    prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns.append(re_path(rf"^{prefix}(?P<name>{media.MEDIA_NAME_PATTERN})$", media.serve, name="media"))
 
 # The bare view bin/bench-serving compares the feed with: only for the benchmark.
 if settings.BENCH_FLOOR_VIEW:

@@ -7,18 +7,21 @@ from django.conf import settings
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import ratelimit
-from config.api import BIGINT_MAX, IntegerPrimaryKeyRelatedField, OldestFirstPagination
+from config.api import BIGINT_MAX, CreatedAtCursorPagination, IntegerPrimaryKeyRelatedField, OldestFirstPagination
+from config.schema import error_response
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Report, Tweet
-from users.api import UserSummarySerializer, person_or_404
+from users.api import UserProfileSerializer, UserSummarySerializer, person_or_404
 from users.models import User
+from users.selectors import users_search
 
 POSITION_MAX = 10_000
 
@@ -69,9 +72,26 @@ class FeedItemSerializer(TweetSerializer):
     reasons = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text='"Why am I seeing this?" (empty when not ranked)'
     )
+    also_retweeted_by = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="the latest timeline shows each original once, at its newest retweet by someone you follow "
+        "(or you): the username of the latest other one of them who retweeted it before this item's author, "
+        "you left out (`retweeted` says whether you did); null when none, and in a ranked feed",
+    )
+    also_retweeted_count = serializers.IntegerField(
+        read_only=True, help_text="how many people you follow retweeted it before this item's author, you left out"
+    )
 
     class Meta(TweetSerializer.Meta):
-        fields = [*TweetSerializer.Meta.fields, "position", "score", "reasons"]
+        fields = [
+            *TweetSerializer.Meta.fields,
+            "position",
+            "score",
+            "reasons",
+            "also_retweeted_by",
+            "also_retweeted_count",
+        ]
 
     def to_representation(self, item: services.FeedItem) -> dict:
         # Serialises a FeedItem: the tweet's own fields, then the item's.
@@ -80,6 +100,7 @@ class FeedItemSerializer(TweetSerializer):
             "position": item.position,
             "score": item.score,
             "reasons": list(item.reasons),
+            **_also_retweeted(item.tweet),
         }
 
 
@@ -92,7 +113,7 @@ _DATETIME = serializers.DateTimeField()
 
 
 def _user_card(user: User) -> dict:
-    return {"id": user.pk, "username": user.username, "display_name": user.display_name}
+    return {"id": user.pk, "username": user.username, "display_name": user.display_name, "avatar_url": user.avatar_url}
 
 
 def _tweet_card(tweet: Tweet, liked: bool, retweeted: bool) -> dict:
@@ -122,6 +143,15 @@ def feed_item_data(item: services.FeedItem) -> dict:
         "position": item.position,
         "score": item.score,
         "reasons": list(item.reasons),
+        **_also_retweeted(tweet),
+    }
+
+
+def _also_retweeted(tweet: Tweet) -> dict:
+    """Set on the latest timeline's tweets (feed.selectors.timeline_latest), absent on a ranked feed's."""
+    return {
+        "also_retweeted_by": getattr(tweet, "also_retweeted_by", None),
+        "also_retweeted_count": getattr(tweet, "also_retweeted_count", 0),
     }
 
 
@@ -389,6 +419,62 @@ class UserTweetsView(TweetPageView):
     def get_queryset(self):
         author = person_or_404(self.request, self.kwargs["username"])
         return selectors.tweets_by(viewer=self.request.user, author=author)
+
+
+SEARCH_MAX_CHARS = 100
+SEARCH_TYPES = ["users", "tweets"]
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        min_length=1,
+        max_length=SEARCH_MAX_CHARS,
+        help_text="users: a prefix of a username (a leading @ is ignored) or of a display name, any case; "
+        'tweets: words (all of them), "a phrase", -word to leave out, `or` between alternatives',
+    )
+    type = serializers.ChoiceField(choices=SEARCH_TYPES, default="tweets")
+    cursor = serializers.CharField(required=False, max_length=1000, help_text="`next` or `previous` of a page")
+
+
+class UserSearchPagination(CursorPagination):
+    # The most followed first: the likeliest to be the one meant.
+    ordering = ("-follower_count", "id")
+
+
+class SearchResultsSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = serializers.ListField(
+        child=PolymorphicProxySerializer(
+            component_name="SearchResult",
+            serializers=[UserProfileSerializer, TweetSerializer],
+            resource_type_field_name=None,
+        ),
+        help_text="people (type=users, the most followed first) or tweets (type=tweets, the newest first)",
+    )
+
+
+class SearchView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[SearchQuerySerializer],
+        responses={200: SearchResultsSerializer, 404: error_response("The cursor is not one this list gave.")},
+    )
+    def get(self, request):
+        """Search people or tweets, a page at a time. A query that is empty
+        or over 100 characters is a 400."""
+        params = SearchQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query, kind = params.validated_data["q"], params.validated_data["type"]
+        if kind == "users":
+            paginator, serializer = UserSearchPagination(), UserProfileSerializer
+            found = users_search(viewer=request.user, query=query)
+        else:
+            paginator, serializer = CreatedAtCursorPagination(), TweetSerializer
+            found = selectors.tweets_search(viewer=request.user, query=query)
+        page = paginator.paginate_queryset(found, request, view=self)
+        return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 class FeedQuerySerializer(serializers.Serializer):

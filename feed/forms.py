@@ -9,3 +9,10 @@ class TweetForm(forms.Form):
 
     text = forms.CharField(strip=False)
     reply_to = forms.ModelChoiceField(queryset=Tweet.objects.visible(), required=False)
+
+
+class SearchForm(forms.Form):
+    """The search page's query, with the API's bounds (feed.api.SearchQuerySerializer)."""
+
+    q = forms.CharField(max_length=100, label="Search")
+    type = forms.ChoiceField(choices=[("", "all"), ("users", "people")], required=False)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("compose/", views.compose, name="compose"),
     path("t/<int:tweet_id>/", views.tweet_detail, name="tweet"),
     path("u/<username:username>/", views.profile, name="profile"),
+    path("search/", views.search, name="search"),
     re_path(r"^hashtag/(?P<tag>\w+)/$", views.hashtag, name="hashtag"),
 ]

@@ -13,5 +13,6 @@ urlpatterns = [
     path("tweets/<int:tweet_id>/report/", api.ReportView.as_view(), name="api-report"),
     path("users/<username:username>/tweets/", api.UserTweetsView.as_view(), name="api-user-tweets"),
     path("feed/", api.FeedView.as_view(), name="api-feed"),
+    path("search/", api.SearchView.as_view(), name="api-search"),
     path("engagements/", api.EngagementsView.as_view(), name="api-engagements"),
 ]

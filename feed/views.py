@@ -4,6 +4,7 @@ calls; actions on a card (like, retweet, hide, report) go to the API itself."""
 
 from datetime import UTC
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
@@ -18,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from config.pages import next_url, page_of, refused, render_list
 from config.ratelimit import RateLimited, write_check
 from feed import selectors, services
-from feed.forms import TweetForm
+from feed.forms import SearchForm, TweetForm
 from feed.models import FeedRequest
-from users.selectors import blocked_q, follows_anyone, relation_of, user_profiles
+from users.selectors import blocked_q, follows_anyone, relation_of, user_profiles, users_search
 
 
 def home(request):
@@ -70,8 +71,8 @@ def feed_newer(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def compose(request):
-    """Post a tweet or a reply, then go back where the form said (or to the
-    new tweet, which shows a reply in its conversation). Errors, and the
+    """Post a tweet, then go back where the form said (or to the new tweet);
+    or post a reply, then see it in its conversation. Errors, and the
     write limit's refusal (429), come back on this page, with the text kept."""
     form = TweetForm(request.POST if request.method == "POST" else None)
     back = request.POST.get("next") or request.GET.get("next")
@@ -88,16 +89,28 @@ def compose(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Your reply was posted." if tweet.reply_to_id else "Your tweet was posted.")
+            if tweet.reply_to_id:
+                messages.success(request, "Your reply was posted.")
+                return redirect(_in_conversation(tweet))
+            messages.success(request, "Your tweet was posted.")
             return redirect(back or reverse("tweet", args=[tweet.pk]))
     response = render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
     return refused(response, refusal) if refusal else response
 
 
-@login_required
+def _in_conversation(reply) -> str:
+    """The parent's page, at the page of replies that lists `reply`,
+    scrolled to it (its card is the fragment's target, highlighted)."""
+    page = selectors.replies_before(reply=reply) // settings.FEED_PAGE_SIZE + 1
+    query = f"?page={page}" if page > 1 else ""
+    return f"{reverse('tweet', args=[reply.reply_to_id])}{query}#t-{reply.pk}"
+
+
 def tweet_detail(request, tweet_id: int):
     """A tweet in its conversation: the tweets it answers above, its replies
-    below, oldest first, and a reply box."""
+    below, oldest first, and a reply box. Public: a shared link reads the
+    same logged out (without the buttons, and without the engagement
+    logger, so nothing is logged for a visitor)."""
     tweet = get_object_or_404(selectors.tweets_hydrated(viewer=request.user), pk=tweet_id)
     if tweet.retweet_of_id:
         return redirect("tweet", tweet.retweet_of_id)
@@ -112,19 +125,51 @@ def tweet_detail(request, tweet_id: int):
     return render_list(request, "feed/tweet.html", "partials/tweet_list.html", context)
 
 
-@login_required
 def hashtag(request, tag: str):
+    """Tweets with #tag, newest first. Public, like a tweet's page."""
     page, more = page_of(request, selectors.tweets_tagged(viewer=request.user, tag=tag))
     context = {"tag": tag, "tweets": page, "next_url": more}
     return render_list(request, "feed/hashtag.html", "partials/tweet_list.html", context)
 
 
-@login_required
+# People shown above the tweets on the search page; "All people" shows the rest.
+SEARCH_PEOPLE_PREVIEW = 3
+
+
+def search(request):
+    """People and tweets matching `?q=`: a few people, then the tweets,
+    newest first; with `type=users`, all the people, the most followed
+    first. Public, like a tweet's page. Each list is one query of the
+    selectors the API searches with."""
+    form = SearchForm(request.GET if "q" in request.GET else None)
+    context = {"form": form, "query": "", "kind": "", "people": [], "tweets": [], "next_url": None}
+    if not form.is_valid():
+        return render(request, "feed/search.html", context, status=400 if form.errors else 200)
+    query, kind = form.cleaned_data["q"], form.cleaned_data["type"]
+    people = users_search(viewer=request.user, query=query).order_by("-follower_count", "pk")
+    if kind == "users":
+        page, more = page_of(request, people)
+        fragment = "partials/user_list.html"
+        context["people"] = page
+    else:
+        preview = list(people[: SEARCH_PEOPLE_PREVIEW + 1])
+        tweets = selectors.tweets_search(viewer=request.user, query=query).order_by("-created_at", "-pk")
+        page, more = page_of(request, tweets)
+        fragment = "partials/tweet_list.html"
+        context.update(people=preview[:SEARCH_PEOPLE_PREVIEW], more_people=len(preview) > SEARCH_PEOPLE_PREVIEW)
+        context["tweets"] = page
+    context.update(query=query, kind=kind)
+    if more:
+        context["next_url"] = next_url(q=query, type=kind, page=page.next_page_number())
+    return render_list(request, "feed/search.html", fragment, context)
+
+
 def profile(request, username: str):
-    """Who they are, their counts, and their tweets, retweets and replies, newest first."""
-    # Someone who blocked the viewer does not exist for them (as in the API).
+    """Who they are, their counts, and their tweets, retweets and replies,
+    newest first. Public, like a tweet's page; someone who blocked the
+    viewer does not exist for them (as in the API)."""
     person = get_object_or_404(
-        user_profiles(viewer=request.user).exclude(blocked_q(request.user, "pk")), username=username
+        user_profiles(viewer=request.user).exclude(blocked_q(request.user, "pk")).named(username)
     )
     tweets = selectors.tweets_by(viewer=request.user, author=person).order_by("-created_at", "-pk")
     page, more = page_of(request, tweets)

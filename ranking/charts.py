@@ -2,15 +2,28 @@
 template draws, so the page needs no script and no chart library."""
 
 import math
+import statistics
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ranking.metrics import EngagementReport
 
+# The SVG scales to its box, and its text with it: at a phone's width (a
+# 330 px box) one unit is ~0.46 px, so the page's CSS sets the axis labels
+# to 24 units there (11 px) and these margins leave room for them: the
+# value labels left of LEFT, the day labels below BOTTOM and, centred on
+# their ticks, both ends of the day axis.
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, WIDTH - 16, 16, HEIGHT - 32
-X_LABELS_MAX = 8
+LEFT, RIGHT, TOP, BOTTOM = 88, WIDTH - 48, 16, HEIGHT - 44
+X_LABELS_MAX = 7
 Y_TICKS = 4
+# One outlier day must not flatten the others into a line: values beyond
+# Tukey's far-out fences (3 interquartile ranges past the quartiles) are
+# drawn at the edge of the plot, marked, when leaving them out at least
+# halves the span the axis must cover. Quartiles need a few days first.
+OUTLIER_IQRS = 3.0
+OUTLIER_MIN_VALUES = 5
+OUTLIER_MIN_SQUEEZE = 2.0
 
 
 @dataclass(frozen=True)
@@ -19,6 +32,7 @@ class Point:
     y: float
     day: date
     value: float
+    off_scale: str = ""  # "above" or "below": drawn at that edge of the plot, not at its value
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,11 @@ class LineChart:
     top: int = TOP
     bottom: int = BOTTOM
 
+    @property
+    def off_scale(self) -> list[Point]:
+        """The points drawn at an edge instead of at their value."""
+        return [point for line in self.lines for point in line.points if point.off_scale]
+
 
 def _tick_step(span: float) -> float:
     """A round step (1, 2, 2.5 or 5 times a power of ten) giving at most
@@ -59,12 +78,31 @@ def _tick_step(span: float) -> float:
     return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
 
 
+def _axis_values(values: list[float]) -> list[float]:
+    """The values the value axis must cover: all of them, or all but the
+    far-out ones when those would squeeze the rest (see OUTLIER_IQRS)."""
+    if len(values) < OUTLIER_MIN_VALUES:
+        return values
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    low, high = q1 - OUTLIER_IQRS * (q3 - q1), q3 + OUTLIER_IQRS * (q3 - q1)
+    kept = [value for value in values if low <= value <= high]
+
+    def span(vs: list[float]) -> float:
+        return max([0.0, *vs]) - min([0.0, *vs])
+
+    if span(kept) > 0 and span(values) >= OUTLIER_MIN_SQUEEZE * span(kept):
+        return kept
+    return values
+
+
 def line_chart(*, days: list[date], lines: dict[str, dict[date, float]]) -> LineChart:
     """One line per name over `days`, each a value per day (days without one
     are skipped). The value axis always shows 0, for the metric can go below
-    it, and runs between round numbers."""
+    it, and runs between round numbers; a far-out value is drawn at the edge
+    it is beyond, marked (`off_scale`), so the other days keep the height."""
     values = [value for line in lines.values() for value in line.values()]
-    low, high = min([0.0, *values]), max([0.0, *values])
+    axis = _axis_values(values)
+    low, high = min([0.0, *axis]), max([0.0, *axis])
     step = _tick_step(high - low or 1.0)
     # In whole steps (rounded first: 0.25 / 0.05 is a hair above 5).
     low, high = math.floor(round(low / step, 9)) * step, math.ceil(round(high / step, 9)) * step
@@ -75,13 +113,17 @@ def line_chart(*, days: list[date], lines: dict[str, dict[date, float]]) -> Line
         return LEFT + (RIGHT - LEFT) * index / max(len(days) - 1, 1)
 
     def y(value: float) -> float:
-        return BOTTOM - (BOTTOM - TOP) * (value - low) / (high - low)
+        return BOTTOM - (BOTTOM - TOP) * (min(max(value, low), high) - low) / (high - low)
+
+    def point(index: int, day: date, value: float) -> Point:
+        off_scale = "above" if value > high else "below" if value < low else ""
+        return Point(x(index), y(value), day, value, off_scale)
 
     every = math.ceil(len(days) / X_LABELS_MAX) or 1
     levels = [low + step * i for i in range(round((high - low) / step) + 1)]
     return LineChart(
         lines=[
-            Line(name, [Point(x(i), y(line[day]), day, line[day]) for i, day in enumerate(days) if day in line])
+            Line(name, [point(i, day, line[day]) for i, day in enumerate(days) if day in line])
             for name, line in lines.items()
         ],
         x_ticks=[Tick(x(i), f"{day:%b} {day.day}") for i, day in enumerate(days) if i % every == 0],

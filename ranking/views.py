@@ -4,6 +4,7 @@ process code: database reads and the experiments' lifecycle, no TensorFlow."""
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -20,6 +21,14 @@ from ranking.registry import active_version
 PERIODS_DAYS = (7, 14, 30, 90)
 VERSIONS_SHOWN = 20
 READOUT_EARLIEST_DAY = date(1970, 1, 1)
+WEIGHT_NAMES = {
+    "like": "a like",
+    "retweet": "a retweet",
+    "reply": "a reply",
+    "dwell": "a long view",
+    "hide": "a hide",
+    "report": "a report",
+}
 
 
 def _staff_only(request) -> None:
@@ -49,6 +58,9 @@ def ranking(request):
         "versions": ModelVersion.objects.defer("artifact")[:VERSIONS_SHOWN],
         "report": report,
         "chart": engagement_chart(report),
+        # What the score is made of, next to it: the negative weights explain a negative score.
+        "weights": [(WEIGHT_NAMES[kind], weight) for kind, weight in settings.ENGAGEMENT_WEIGHTS.items()],
+        "dwell_long_s": settings.DWELL_LONG_MS / 1000,
         "days": days,
         "periods": PERIODS_DAYS,
     }

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config.converters import USERNAME_PATTERN
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 SETUP = "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; import django; django.setup()"
@@ -192,7 +194,7 @@ def test_openapi_schema_declares_the_request_constraints(openapi):
     assert served["feed_request"]["format"] == "uuid"
     assert (served["position"]["minimum"], served["position"]["maximum"]) == (0, 10_000)
     username = openapi["paths"]["/api/users/{username}/"]["get"]["parameters"][0]
-    assert username["schema"]["pattern"] == r"^[\w.@+-]{1,150}$"
+    assert username["schema"]["pattern"] == rf"^{USERNAME_PATTERN}$"
 
 
 def test_the_orchestrators_probes_reach_a_pod_by_its_ip_over_plain_http():

@@ -13,31 +13,69 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.converters import USERNAME_MAX_CHARS
 from config.schema import error_response
-from users import selectors, services
+from users import avatars, selectors, services
 from users.auth import signup_check
-from users.models import MutedWord, Notification, User
+from users.models import USERNAME_RULE, MutedWord, Notification, User, UsernameValidator
 from users.selectors import notifications_hydrated
+
+USERNAME_VALIDATOR = UsernameValidator()
+
+
+AVATAR_URL_HELP = (
+    "the avatar: the uploaded one in the media storage, else a generated SVG of the initials "
+    "(a path on this server, or a full URL when the media storage is elsewhere)"
+)
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(read_only=True, help_text=AVATAR_URL_HELP)
+
     class Meta:
         model = User
-        fields = ["id", "username", "display_name"]
+        fields = ["id", "username", "display_name", "avatar_url"]
 
 
 class UserProfileSerializer(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(read_only=True, help_text=AVATAR_URL_HELP)
     followers_count = serializers.IntegerField(read_only=True)
     following_count = serializers.IntegerField(read_only=True)
     is_following = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
         model = User
-        fields = ["id", "username", "display_name", "bio", "followers_count", "following_count", "is_following"]
+        fields = [
+            "id",
+            "username",
+            "display_name",
+            "bio",
+            "avatar_url",
+            "followers_count",
+            "following_count",
+            "is_following",
+        ]
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    bio = serializers.CharField(max_length=160, required=False, allow_blank=True, trim_whitespace=False)
+
+
+class AvatarUploadSerializer(serializers.Serializer):
+    avatar = serializers.FileField(
+        help_text="a JPEG, PNG, GIF or WebP image of at most 2 MB (and 16 megapixels); "
+        "it is cropped to a square and stored as a 256 px JPEG without its metadata"
+    )
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.RegexField(
+        USERNAME_VALIDATOR.regex,
+        max_length=USERNAME_MAX_CHARS,
+        error_messages={"invalid": USERNAME_RULE},
+        help_text=f"{USERNAME_RULE} Unique without regard to case.",
+    )
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     display_name = serializers.CharField(max_length=50, required=False, default="")
 
@@ -81,13 +119,54 @@ class TokenView(ObtainAuthToken):
 def profile_or_404(request, username: str) -> User:
     """The profile, or a 404 when there is none or its owner blocked the viewer."""
     profiles = selectors.user_profiles(viewer=request.user).exclude(selectors.blocked_q(request.user, "pk"))
-    return get_object_or_404(profiles, username=username)
+    return get_object_or_404(profiles.named(username))
 
 
 def person_or_404(request, username: str) -> User:
     """An active user the viewer may see (not one who blocked them), or a 404."""
-    people = User.objects.filter(is_active=True).exclude(selectors.blocked_q(request.user, "pk"))
-    return get_object_or_404(people, username=username)
+    people = User.objects.named(username).filter(is_active=True).exclude(selectors.blocked_q(request.user, "pk"))
+    return get_object_or_404(people)
+
+
+def my_profile(request) -> User:
+    return selectors.user_profiles(viewer=request.user).get(pk=request.user.pk)
+
+
+class MeView(APIView):
+    """The profile of the user logged in, and what they may change of it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=UserProfileSerializer)
+    def get(self, request):
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+    @extend_schema(request=ProfileUpdateSerializer, responses=UserProfileSerializer)
+    def patch(self, request):
+        """Change the display name (at most 50 characters) or the bio (at most 160)."""
+        serializer = ProfileUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_profile_update(user=request.user, **serializer.validated_data)
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+
+class AvatarView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request={"multipart/form-data": AvatarUploadSerializer}, responses=UserProfileSerializer)
+    def put(self, request):
+        """Upload an avatar (multipart, field `avatar`). Not an image, over 2
+        MB or a decompression bomb: a 400 naming `avatar`, nothing stored."""
+        serializer = AvatarUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        avatars.avatar_set(user=request.user, upload=serializer.validated_data["avatar"])
+        return Response(UserProfileSerializer(my_profile(request)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        """Go back to the generated avatar."""
+        avatars.avatar_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserDetailView(APIView):
@@ -110,7 +189,7 @@ class FollowView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, username):
-        followee = get_object_or_404(User, username=username, is_active=True)
+        followee = get_object_or_404(User.objects.named(username), is_active=True)
         services.follow_delete(follower=request.user, followee=followee)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -159,13 +238,13 @@ class MuteView(APIView):
 
     @extend_schema(request=None, responses={201: MutedSerializer, 400: error_response("You cannot mute yourself.")})
     def post(self, request, username):
-        person = get_object_or_404(User, username=username, is_active=True)
+        person = get_object_or_404(User.objects.named(username), is_active=True)
         services.mute_create(user=request.user, muted=person)
         return Response({"username": person.username, "muted": True}, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, username):
-        services.mute_delete(user=request.user, muted=get_object_or_404(User, username=username, is_active=True))
+        services.mute_delete(user=request.user, muted=get_object_or_404(User.objects.named(username), is_active=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -179,13 +258,15 @@ class BlockView(APIView):
     @extend_schema(request=None, responses={201: BlockedSerializer, 400: error_response("You cannot block yourself.")})
     def post(self, request, username):
         # Anyone, also someone who blocked you first (whom you cannot see).
-        person = get_object_or_404(User, username=username, is_active=True)
+        person = get_object_or_404(User.objects.named(username), is_active=True)
         services.block_create(user=request.user, blocked=person)
         return Response({"username": person.username, "blocked": True}, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, username):
-        services.block_delete(user=request.user, blocked=get_object_or_404(User, username=username, is_active=True))
+        services.block_delete(
+            user=request.user, blocked=get_object_or_404(User.objects.named(username), is_active=True)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,10 +1,58 @@
+import re
+
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.files.storage import default_storage
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
+
+from config.converters import USERNAME_MAX_CHARS, USERNAME_PATTERN
+
+USERNAME_RE = re.compile(USERNAME_PATTERN, re.ASCII)
+USERNAME_RULE = f"Letters, digits and underscore only, at most {USERNAME_MAX_CHARS} characters."
+USERNAME_TAKEN = "A user with that username already exists."
+# Names a path of the API or the pages takes for itself (/api/users/me/).
+USERNAMES_RESERVED = frozenset({"me"})
+
+
+class UsernameValidator(RegexValidator):
+    # Anchored with \A and \Z: `$` would let a trailing newline through.
+    regex = rf"\A{USERNAME_PATTERN}\Z"
+    flags = re.ASCII
+    message = USERNAME_RULE
+
+
+class UserQuerySet(models.QuerySet):
+    def named(self, username: str) -> "UserQuerySet":
+        """The user called `username`, in any case: one lookup on the unique
+        index on Lower(username). A string no username can be matches nobody,
+        without a query."""
+        if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
+            return self.none()
+        return self.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    def get_by_natural_key(self, username):
+        # Log-in (ModelBackend) and createsuperuser look users up here:
+        # `Demo` logs in as `demo`, as on Twitter and Mastodon.
+        return self.named(username).get()
 
 
 class User(AbstractUser):
+    # Unique without regard to case (the Lower constraint below): `DEMO` and
+    # `demo` are one name, as a mention or a profile link reads them.
+    username = models.CharField(
+        max_length=USERNAME_MAX_CHARS,
+        unique=True,
+        validators=[UsernameValidator()],
+        help_text=USERNAME_RULE,
+        error_messages={"unique": USERNAME_TAKEN},
+    )
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
     # The follow graph's in-degree, kept by users.services in the follow's own
@@ -14,10 +62,37 @@ class User(AbstractUser):
     # (users.services.user_feed_seen): fan-out marks stale only the lists of
     # followers who read lately, found by one indexed query per chunk.
     last_feed_at = models.DateTimeField(null=True, blank=True)
+    # The storage name (default_storage) of the avatar users.avatars made
+    # from an upload; empty: the generated default (users.avatars).
+    avatar = models.CharField(max_length=100, blank=True, editable=False, default="", db_default="")
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"), name="username_unique_any_case", violation_error_message=USERNAME_TAKEN
+            ),
+            # The same rule as the validator, held by the database for every
+            # write that skips validation (bulk loads, raw SQL).
+            models.CheckConstraint(
+                condition=Q(username__regex=rf"^{USERNAME_PATTERN}$"),
+                name="username_chars",
+                violation_error_message=USERNAME_RULE,
+            ),
+        ]
 
     @property
     def shown_name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def avatar_url(self) -> str:
+        """The uploaded avatar in the media storage, else the generated one:
+        no query, for every card of a page."""
+        if self.avatar:
+            return default_storage.url(self.avatar)
+        return reverse("avatar-default", args=[self.username])
 
 
 class Follow(models.Model):

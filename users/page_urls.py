@@ -13,4 +13,6 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("u/<username:username>/followers/", views.followers, name="user-followers"),
     path("u/<username:username>/following/", views.following, name="user-following"),
+    path("settings/", views.settings_page, name="settings"),
+    path("avatars/default/<username:username>.svg", views.avatar_default, name="avatar-default"),
 ]

@@ -18,7 +18,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Coalesce, Concat, Lower
 from django.db.models.lookups import IRegex
 
 from users.models import Block, Follow, Mute, MutedWord, Notification, User
@@ -41,6 +41,37 @@ def user_profiles(*, viewer: User | None) -> QuerySet[User]:
         following = Follow.objects.filter(follower=viewer, followee=OuterRef("pk"))
         return queryset.annotate(is_following=Exists(following))
     return queryset
+
+
+def usernames_existing(*, names: Iterable[str]) -> dict[str, str]:
+    """Of `names` (any case), those of active users: each, lowercased, to the
+    user's username. One query on the Lower(username) index, none for no names."""
+    lowered = {name.lower() for name in names}
+    if not lowered:
+        return {}
+    found = (
+        User.objects.filter(is_active=True)
+        .alias(username_lower=Lower("username"))
+        .filter(username_lower__in=lowered)
+        .values_list("username", flat=True)
+    )
+    return {username.lower(): username for username in found}
+
+
+def users_search(*, viewer: User | None, query: str) -> QuerySet[User]:
+    """People whose username or display name starts with `query` (any case;
+    a leading @ is ignored), as profiles (see `user_profiles`), unordered.
+    On PostgreSQL each prefix is a range scan of an index on the lowered
+    column (users.0009). The one place people are searched: what a viewer
+    must not find is left out here."""
+    prefix = query.strip().removeprefix("@").lower()
+    if not prefix:
+        return User.objects.none()
+    return (
+        user_profiles(viewer=viewer)
+        .alias(username_lower=Lower("username"), display_name_lower=Lower("display_name"))
+        .filter(Q(username_lower__startswith=prefix) | Q(display_name_lower__startswith=prefix))
+    )
 
 
 def follows_anyone(*, user: User) -> bool:

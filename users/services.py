@@ -12,15 +12,32 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.db import insert_once
-from users.models import Block, Follow, FollowEvent, Mute, MutedWord, Notification, User
+from users.models import (
+    USERNAME_TAKEN,
+    USERNAMES_RESERVED,
+    Block,
+    Follow,
+    FollowEvent,
+    Mute,
+    MutedWord,
+    Notification,
+    User,
+)
 from users.selectors import blocked_between, silencers_among
 from users.signals import feed_filters_changed, follows_changed
 
 
 def user_create(*, username: str, password: str, display_name: str = "", bio: str = "") -> User:
-    """Register a user; password rules are Django's AUTH_PASSWORD_VALIDATORS."""
+    """Register a user. The username: letters, digits and underscore, 1 to 30
+    characters, not taken in any case (`Alice` is taken by `alice`); the
+    database's unique index on Lower(username) settles a race between two
+    sign-ups. Password rules are Django's AUTH_PASSWORD_VALIDATORS."""
     user = User(username=username, display_name=display_name, bio=bio)
-    user.full_clean(exclude=["password"])
+    # The case-insensitive uniqueness is checked below, as a username error
+    # (model validation would report the constraint as a form-wide one).
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    if username.lower() in USERNAMES_RESERVED or User.objects.named(username).exists():
+        raise ValidationError({"username": USERNAME_TAKEN})
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -30,7 +47,28 @@ def user_create(*, username: str, password: str, display_name: str = "", bio: st
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:
-        raise ValidationError({"username": "A user with that username already exists."}) from exc
+        raise ValidationError({"username": USERNAME_TAKEN}) from exc
+    return user
+
+
+def user_profile_update(*, user: User, display_name: str | None = None, bio: str | None = None) -> User:
+    """Change what `user` shows of themselves (None: leave as it is), by the
+    model's rules: a display name of at most 50 characters, a bio of at
+    most 160. A ValidationError names each field it refuses; nothing is
+    written then."""
+    changes = {name: value for name, value in {"display_name": display_name, "bio": bio}.items() if value is not None}
+    errors = {}
+    for name, value in changes.items():
+        try:
+            changes[name] = User._meta.get_field(name).clean(value, user)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    if changes:
+        User.objects.filter(pk=user.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(user, name, value)
     return user
 
 

@@ -6,6 +6,9 @@ from users import api
 urlpatterns = [
     path("auth/register/", api.RegisterView.as_view(), name="api-register"),
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    # Before users/<username>/: "me" is a reserved username (users.models).
+    path("users/me/", api.MeView.as_view(), name="api-me"),
+    path("users/me/avatar/", api.AvatarView.as_view(), name="api-avatar"),
     path("users/<username:username>/", api.UserDetailView.as_view(), name="api-user"),
     path("users/<username:username>/follow/", api.FollowView.as_view(), name="api-follow"),
     path("users/<username:username>/mute/", api.MuteView.as_view(), name="api-mute"),

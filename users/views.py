@@ -3,19 +3,21 @@ tweets, is a feed page). Thin: they call the services and selectors the API
 calls; following goes to the API."""
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import BadRequest, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config.pages import page_of, refused, render_list
 from config.ratelimit import RateLimited, write_check
-from users import selectors, services
+from users import avatars, selectors, services
 from users.api import NOTIFICATION_VERBS
 from users.auth import signup_check
-from users.forms import LoginForm, MutedWordForm, SignupForm
+from users.forms import AvatarForm, LoginForm, MutedWordForm, ProfileForm, SignupForm
 from users.models import User
 
 
@@ -54,7 +56,7 @@ class LoginView(auth_views.LoginView):
 
 def _profile_or_404(request, username: str):
     profiles = selectors.user_profiles(viewer=request.user).exclude(selectors.blocked_q(request.user, "pk"))
-    return get_object_or_404(profiles, username=username)
+    return get_object_or_404(profiles.named(username))
 
 
 def _people(request, username: str, relation: str):
@@ -66,14 +68,66 @@ def _people(request, username: str, relation: str):
     return render_list(request, "users/people.html", "partials/user_list.html", context)
 
 
-@login_required
+# Public, like the profile they belong to.
 def followers(request, username: str):
     return _people(request, username, "followers")
 
 
-@login_required
 def following(request, username: str):
     return _people(request, username, "following")
+
+
+# The generated avatar depends on the username only: no query, and a browser
+# may keep it for a day.
+AVATAR_DEFAULT_CACHE_S = 24 * 3600
+
+
+@require_safe
+def avatar_default(request, username: str):
+    """The generated avatar of anyone without an uploaded one (users.avatars)."""
+    response = HttpResponse(avatars.default_svg(username), content_type="image/svg+xml")
+    response["Cache-Control"] = f"public, max-age={AVATAR_DEFAULT_CACHE_S}"
+    return response
+
+
+def _settings_post(request, action: str):
+    """One of the settings page's forms, posted: a redirect when it is done,
+    else the forms to show again, the posted one with its errors."""
+    forms = {"profile": ProfileForm(), "avatar": AvatarForm(), "password": PasswordChangeForm(request.user)}
+    if action == "profile":
+        form = forms["profile"] = ProfileForm(request.POST)
+        if form.is_valid():
+            try:
+                services.user_profile_update(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Your profile was saved.")
+                return None
+    elif action == "avatar":
+        form = forms["avatar"] = AvatarForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                avatars.avatar_set(user=request.user, upload=form.cleaned_data["avatar"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Your avatar was saved.")
+                return None
+    elif action == "avatar-delete":
+        avatars.avatar_delete(user=request.user)
+        messages.success(request, "Your avatar was removed.")
+        return None
+    elif action == "password":
+        form = forms["password"] = PasswordChangeForm(request.user, request.POST)
+        if form.is_valid():
+            form.save()
+            update_session_auth_hash(request, form.user)  # stay logged in here, out everywhere else
+            messages.success(request, "Your password was changed.")
+            return None
+    else:
+        raise BadRequest("Unknown settings action.")
+    return forms
 
 
 # --- Mute, block, muted words, notifications ----------------------------------------
@@ -96,7 +150,7 @@ def relation(request, username: str):
     action = request.POST.get("action", "")
     if action not in RELATION_ACTIONS:
         raise BadRequest("action: mute, unmute, block or unblock.")
-    person = get_object_or_404(User, username=username, is_active=True)
+    person = get_object_or_404(User.objects.named(username), is_active=True)
     service, role, message = RELATION_ACTIONS[action]
     try:
         write_check(request)
@@ -162,3 +216,32 @@ def notifications(request):
     lines = [{**line, "others": line["count"] - 1, "verb": NOTIFICATION_VERBS[line["kind"]]} for line in lines]
     context = {"lines": lines, "next_url": more}
     return render_list(request, "users/notifications.html", "partials/notification_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request):
+    """Display name, bio, avatar and password: the services the API calls
+    (users.services, users.avatars) and Django's PasswordChangeForm. Each
+    form posts on its own; a refused one comes back with its errors (400),
+    the write limit's refusal with a 429."""
+    forms = {
+        "profile": ProfileForm(initial={"display_name": request.user.display_name, "bio": request.user.bio}),
+        "avatar": AvatarForm(),
+        "password": PasswordChangeForm(request.user),
+    }
+    refusal, status = None, 200
+    if request.method == "POST":
+        try:
+            write_check(request)
+            posted = _settings_post(request, request.POST.get("action", ""))
+        except RateLimited as exc:
+            refusal, posted = exc, forms
+            messages.error(request, str(exc.detail))
+        if posted is None:
+            return redirect("settings")
+        forms.update({name: form for name, form in posted.items() if form.is_bound})
+        status = 400
+    context = {f"{name}_form": form for name, form in forms.items()}
+    response = render(request, "users/settings.html", context, status=status)
+    return refused(response, refusal) if refusal else response

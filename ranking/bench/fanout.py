@@ -5,6 +5,7 @@ followers (one indexed query per chunk, on User.last_feed_at), the chunks
 Beside it, the way it was done before: active followers found by scanning
 the feed-request log."""
 
+import hashlib
 import random
 import time
 import uuid
@@ -21,7 +22,7 @@ from ranking.fanout import active_follower_chunks
 from ranking.store import _stale_key, feeds_mark_stale
 from users.models import Follow, User
 
-PREFIX = "bench-fanout"
+PREFIX = "bench_fanout"
 BATCH = 5000
 
 
@@ -31,8 +32,10 @@ def _world(*, followers: int, active_share: float, log_requests: int, seed: int)
     (`active_share` of them, at random) or before it, and left
     `log_requests` feed requests in the log up to then, an hour apart (a
     reader loads about ten a day)."""
-    world = f"{followers}-{active_share}-{log_requests}-{seed}"
-    name = f"{PREFIX}-author-{world}"
+    # Usernames are letters, digits and underscore, at most 30: the world's
+    # parameters go in as a short digest.
+    world = hashlib.sha256(f"{followers}-{active_share}-{log_requests}-{seed}".encode()).hexdigest()[:8]
+    name = f"{PREFIX}_{world}_author"
     author = User.objects.filter(username=name).first()
     if author is not None and Follow.objects.filter(followee=author).count() == followers:
         return author
@@ -41,7 +44,7 @@ def _world(*, followers: int, active_share: float, log_requests: int, seed: int)
     now = timezone.now()
     window = settings.FANOUT_ACTIVE_WINDOW_S
     with transaction.atomic():
-        User.objects.filter(username__startswith=f"{PREFIX}-{world}-").delete()
+        User.objects.filter(username__startswith=f"{PREFIX}_{world}_").delete()
         User.objects.filter(username=name).delete()
         author = User.objects.create(username=name, password=unusable)
         for start in range(0, followers, BATCH):
@@ -50,7 +53,7 @@ def _world(*, followers: int, active_share: float, log_requests: int, seed: int)
                 ago = rng.uniform(0, window) if rng.random() < active_share else rng.uniform(window, 30 * 86400)
                 users.append(
                     User(
-                        username=f"{PREFIX}-{world}-{n}",
+                        username=f"{PREFIX}_{world}_{n}",
                         password=unusable,
                         last_feed_at=now - timedelta(seconds=ago),
                     )

@@ -50,10 +50,11 @@ def _world_for_one_viewer(*, scale: int = 1) -> User:
     candidates x scale, and (scale - 1) x OLDER_TWEETS more tweets the viewer
     saw, 31 to 120 days old. Bulk-inserted, then counted by a rebuild."""
     now = timezone.now()
-    stamp = f"{int(time.time() * 1000)}-{scale}"
-    viewer = User.objects.create(username=f"bench-viewer-{stamp}")
-    authors = User.objects.bulk_create([User(username=f"bench-author-{stamp}-{i}") for i in range(AUTHORS)])
-    fans = User.objects.bulk_create([User(username=f"bench-fan-{stamp}-{i}") for i in range(FANS * scale)])
+    # Usernames: letters, digits and underscore, at most 30.
+    stamp = f"{int(time.time() * 1000)}_{scale}"
+    viewer = User.objects.create(username=f"bv_{stamp}")
+    authors = User.objects.bulk_create([User(username=f"ba_{stamp}_{i}") for i in range(AUTHORS)])
+    fans = User.objects.bulk_create([User(username=f"bf_{stamp}_{i}") for i in range(FANS * scale)])
     Follow.objects.bulk_create(
         [Follow(follower=viewer, followee=a, created_at=now - timedelta(days=30)) for a in authors]
         + [Follow(follower=f, followee=a, created_at=now - timedelta(days=60)) for f in fans for a in authors],

@@ -9,7 +9,6 @@ build, whatever the number of rankers."""
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config import telemetry
-from feed.selectors import FeedCursor, timeline_latest
+from feed.selectors import timeline_latest
 from ranking.experiments.assignment import Assignment, assignment_for
 from ranking.experiments.interleaving import team_draft
 from ranking.experiments.lifecycle import ACTIVE, LATEST
@@ -112,12 +111,11 @@ def latest_ranking(*, inputs: BuildInputs, clock: Stopwatch) -> Ranking:
     as among the candidates, so that one tweet is never placed twice (once
     by each team); the pinned own tweets are on top already."""
     viewer = User.objects.get(pk=inputs.user_id)
-    # Strictly before the build's time, as the candidates are: (at, id < 0) is no tweet.
-    as_of_build = FeedCursor(feed_request_id=uuid.UUID(int=0), position=0, created_at=inputs.at, tweet_id=0)
-    timeline = timeline_latest(viewer=viewer, before=as_of_build, limit=settings.RANKED_FEED_MAX_ITEMS)
+    # Strictly before the build's time, as the candidates are. The timeline
+    # lists each original once, at its newest retweet.
+    timeline = timeline_latest(viewer=viewer, before=None, limit=settings.RANKED_FEED_MAX_ITEMS, as_of=inputs.at)
     pinned = {item.tweet_id for item in inputs.pinned}
-    originals = (t.retweet_of_id or t.pk for t in timeline)
-    tweet_ids = list(dict.fromkeys(tweet_id for tweet_id in originals if tweet_id not in pinned))
+    tweet_ids = [tweet_id for tweet_id in (t.retweet_of_id or t.pk for t in timeline) if tweet_id not in pinned]
     clock.lap("candidates")
     return Ranking(LATEST, tweet_ids, {})
 

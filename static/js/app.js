@@ -202,7 +202,23 @@ for (const textarea of document.querySelectorAll('textarea[data-max-chars]')) {
   update();
 }
 
-if (window.location.hash === '#reply') document.getElementById('compose-text')?.focus();
+// The reply icon leads to the reply box with the cursor in it: from a card,
+// through the tweet's page (`#reply`); on that page, straight to the box.
+const focusReply = () => {
+  if (window.location.hash === '#reply') document.getElementById('compose-text')?.focus();
+};
+// At `load`: Chromium scrolls to the fragment's target just before it, and
+// that takes the focus back from whatever had it.
+window.addEventListener('load', focusReply);
+window.addEventListener('hashchange', focusReply);
+document.addEventListener('click', (event) => {
+  // With `#reply` in the address already there is no hashchange, and going
+  // to the fragment again would take the focus away.
+  if (event.target.closest('a[href="#reply"]') && window.location.hash === '#reply') {
+    event.preventDefault();
+    focusReply();
+  }
+});
 
 // --- "New tweets": ask now and then whether the followed posted since. ------
 

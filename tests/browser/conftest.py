@@ -79,6 +79,24 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def screenshots(page, name: str) -> None:
+    """Full-page screenshots of what the page shows at a phone's width and at
+    a desktop's (`<name>-phone.png`, `<name>-desktop.png`), then back to the
+    viewport it had."""
+    viewport, scrolled = page.viewport_size, page.evaluate("[window.scrollX, window.scrollY]")
+    # From the top: a full page taken scrolled shows the sticky header midway.
+    page.evaluate("window.scrollTo(0, 0)")
+    for width, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        screenshot(page, f"{name}-{width}")
+    page.set_viewport_size(viewport)
+    page.evaluate("([x, y]) => window.scrollTo(x, y)", scrolled)
+
+
 def leave_by(locator, **click) -> None:
     """Click what opens another page, and wait until that page has run its
     scripts: a button clicked before them would do nothing."""

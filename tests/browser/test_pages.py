@@ -73,8 +73,11 @@ def test_sign_up_follow_post_like_and_reply(page, alice):
     page.get_by_label("Your reply").fill("And a reply to myself")
     leave_by(page.get_by_role("button", name="Reply", exact=True))
     expect(page.get_by_text("Your reply was posted.")).to_be_visible()
-    expect(page.locator(".card")).to_have_count(2)  # the tweet above, the reply in focus
-    expect(page.locator(".card.focus")).to_contain_text("And a reply to myself")
+    # Back on the conversation: the tweet in focus, the reply below it, in view.
+    expect(page.locator(".card")).to_have_count(2)
+    expect(page.locator(".card.focus")).to_contain_text(text)
+    reply = Tweet.objects.get(reply_to=posted)
+    expect(page.locator(f"#t-{reply.pk}")).to_contain_text("And a reply to myself")
 
     page.goto(f"/t/{posted.pk}/")
     expect(page.locator(".card.focus [data-count='reply']")).to_have_text("1")

@@ -61,6 +61,7 @@ def test_post_tweet_strips_text_and_answers_the_tweet(user_api):
         "id": user_api.user.pk,
         "username": user_api.user.username,
         "display_name": user_api.user.display_name,
+        "avatar_url": f"/avatars/default/{user_api.user.username}.svg",
     }
     assert (body["reply_to"], body["retweet_of"], body["liked"], body["retweeted"]) == (None, None, False, False)
     assert Tweet.objects.get(pk=body["id"]).text == "hello world"
@@ -315,7 +316,8 @@ def test_hide_removes_the_tweet_and_its_retweets_from_the_feed(viewer):
     kept = tweet(author)
     hidden = tweet(author)
     retweet = services.retweet_create(user=retweeter, tweet=hidden)
-    assert set(ids(viewer.get("/api/feed/?mode=latest"))) == {kept.pk, hidden.pk, retweet.pk}
+    # The original and its retweet are one item, at the retweet.
+    assert set(ids(viewer.get("/api/feed/?mode=latest"))) == {kept.pk, retweet.pk}
 
     # Hiding through the retweet hides the original too.
     assert viewer.post(f"/api/tweets/{retweet.pk}/hide/").status_code == 204
@@ -409,7 +411,20 @@ def test_feed_shows_liked_and_retweeted_state(viewer):
 
     state = {(item["retweet_of"] or item)["id"]: (item["liked"], item["retweeted"]) for item in results}
     assert state == {liked.pk: (True, False), retweeted.pk: (False, True)}
-    assert len(results) == 3
+    assert len(results) == 2  # the retweeted tweet once, at the viewer's retweet
+
+
+def test_the_latest_feed_shows_a_retweeted_tweet_once_saying_who_else_retweeted_it(viewer):
+    alice, bob, carol = UserFactory.create_batch(3)
+    follow(viewer.user, alice, bob, carol)
+    original = tweet(alice, "worth sharing")
+    services.retweet_create(user=bob, tweet=original)
+    newest = services.retweet_create(user=carol, tweet=original)
+
+    [item] = viewer.get("/api/feed/?mode=latest").json()["results"]
+
+    assert (item["id"], item["retweet_of"]["id"]) == (newest.pk, original.pk)
+    assert (item["also_retweeted_by"], item["also_retweeted_count"]) == (bob.username, 1)
 
 
 def test_feed_invalid_mode_is_400(viewer):
@@ -523,7 +538,7 @@ def test_feed_never_shows_hidden_reported_or_deleted_tweets(viewer, api_for):
     for gone in (deleted, own_deleted):
         services.tweet_delete(tweet=gone, by=gone.author)
 
-    assert ids(viewer.get("/api/feed/?mode=latest")) == [kept_retweet.pk, kept.pk]
+    assert ids(viewer.get("/api/feed/?mode=latest")) == [kept_retweet.pk]  # one item per original
     # Another follower of the same author still sees what this viewer hid and reported.
     other = api_for()
     follow(other.user, author)

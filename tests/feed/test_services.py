@@ -2,10 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from feed import selectors, services
 from feed.models import Engagement, FeedRequest, Hide, Like, Report, Tweet
-from tests.factories import UserFactory, assigned, served, tweet
+from tests.factories import UserFactory, assigned, follow, served, tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def _card(t):
         return None
     fields = {f.attname: getattr(t, f.attname) for f in Tweet._meta.concrete_fields}
     author = {f.attname: getattr(t.author, f.attname) for f in type(t.author)._meta.concrete_fields}
-    state = (bool(getattr(t, "liked", False)), bool(getattr(t, "retweeted", False)))
+    state = (bool(getattr(t, "liked", False)), bool(getattr(t, "retweeted", False)), getattr(t, "replying_to", None))
     return fields, author, state, _card(t.retweet_of) if t.retweet_of_id else None
 
 
@@ -107,7 +108,7 @@ def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_q
     """The ranked page's hand-written hydration gives the ORM's rows: deleted
     tweets, retweets of deleted originals and what the viewer hid or reported
     (on the original or a retweet of it) left out; likes and retweets read on
-    the original; the ids' order kept."""
+    the original; whom a reply answers; the ids' order kept."""
     viewer, author, other = UserFactory(), UserFactory(), UserFactory()
     plain, liked, hidden, reported, gone, gone_original = (tweet(author=author, text=f"t{n}") for n in range(6))
     reply = tweet(author=other, text="a reply", reply_to=plain)
@@ -122,17 +123,37 @@ def test_tweets_in_order_by_hand_equals_the_orm_in_one_query(django_assert_num_q
     services.report_create(user=viewer, tweet=reported, reason="spam")
     services.tweet_delete(tweet=gone, by=author)
     services.tweet_delete(tweet=gone_original, by=author)
-    shown = (retweet_of_gone, reply, own_retweet, plain, liked, retweet_of_liked, hidden, retweet_of_hidden)
+    retweet_of_reply = services.retweet_create(user=author, tweet=reply)
+    shown = (
+        retweet_of_gone,
+        reply,
+        own_retweet,
+        plain,
+        liked,
+        retweet_of_liked,
+        hidden,
+        retweet_of_hidden,
+        retweet_of_reply,
+    )
     ids = [t.pk for t in (*shown, reported, gone, gone_original)] + [10**12]
 
     with django_assert_num_queries(1):
         got = selectors.tweets_in_order(viewer=viewer, tweet_ids=ids)
         cards = [_card(t) for t in got]
     found = selectors.tweets_hydrated(viewer=viewer).exclude(selectors.tweets_removed_by(viewer)).in_bulk(ids)
-    assert [t.pk for t in got] == [reply.pk, own_retweet.pk, plain.pk, liked.pk, retweet_of_liked.pk]
+    assert [t.pk for t in got] == [
+        reply.pk,
+        own_retweet.pk,
+        plain.pk,
+        liked.pk,
+        retweet_of_liked.pk,
+        retweet_of_reply.pk,
+    ]
     assert cards == [_card(found[pk]) for pk in ids if pk in found]
-    assert [t.liked for t in got] == [False, False, False, True, True]
-    assert [t.retweeted for t in got] == [False, True, True, False, False]
+    assert [t.liked for t in got] == [False, False, False, True, True, False]
+    assert [t.retweeted for t in got] == [False, True, True, False, False, False]
+    # "Replying to @name": a reply's, and a retweeted reply's, parent's author.
+    assert [t.replying_to for t in got] == [author.username, None, None, None, None, author.username]
     assert selectors.tweets_in_order(viewer=viewer, tweet_ids=[]) == []
 
 
@@ -428,3 +449,98 @@ def test_rows_describe_themselves():
     assert str(events(Kind.RETWEET)[0]) == f"retweet {viewer.pk}->{posted.pk}"
     assert str(feed_request).startswith(f"latest feed for {viewer.pk} at ")
     assert retweet.original == posted
+
+
+# --- The latest timeline: one card per original ---------------------------------------
+
+
+def latest(viewer, limit=20) -> list[Tweet]:
+    """Every page of `viewer`'s latest timeline, read on with the cursor."""
+    shown, cursor = [], None
+    while True:
+        page = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, cursor=cursor, limit=limit)
+        shown += [item.tweet for item in page.items]
+        if not page.next_cursor:
+            return shown
+        cursor = page.next_cursor
+
+
+def test_a_tweet_shows_once_in_the_latest_timeline_at_its_newest_retweet():
+    viewer, alice, bob, carol = UserFactory.create_batch(4)
+    follow(viewer, alice, bob)
+    original = tweet(alice, "worth sharing")
+    other = tweet(alice, "in between")
+    first = services.retweet_create(user=bob, tweet=original)
+    services.retweet_create(user=carol, tweet=original)  # not followed: not in the timeline
+
+    shown = latest(viewer)
+
+    assert [t.pk for t in shown] == [first.pk, other.pk]
+    assert (shown[0].also_retweeted_by, shown[0].also_retweeted_count) == (None, 0)
+
+
+def test_several_retweets_of_one_tweet_are_one_card_naming_the_others():
+    viewer, alice, bob, dave, stranger = UserFactory.create_batch(5)
+    follow(viewer, alice, bob, dave)
+    original = tweet(stranger, "viral")
+    services.retweet_create(user=alice, tweet=original)
+    services.retweet_create(user=bob, tweet=original)
+    newest = services.retweet_create(user=dave, tweet=original)
+
+    [card] = latest(viewer)
+
+    assert card.pk == newest.pk
+    assert (card.also_retweeted_by, card.also_retweeted_count) == (bob.username, 2)
+    assert not card.retweeted
+
+    # The viewer's own retweet, older than dave's: counted as `retweeted`, not among the others.
+    services.retweet_delete(user=dave, tweet=original)
+    services.retweet_create(user=viewer, tweet=original)
+    again = services.retweet_create(user=dave, tweet=original)
+    [card] = latest(viewer)
+    assert card.pk == again.pk
+    assert (card.also_retweeted_by, card.also_retweeted_count, card.retweeted) == (bob.username, 2, True)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_pages_of_the_latest_timeline_neither_skip_nor_repeat_an_original(limit):
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    originals = [tweet(alice, f"tweet {n}") for n in range(6)]
+    # Retweets spread over the timeline: each original's newest appearance is where it shows.
+    for n in (0, 3, 1):
+        services.retweet_create(user=bob, tweet=originals[n])
+    services.retweet_create(user=viewer, tweet=originals[3])
+
+    shown = [t.original.pk for t in latest(viewer, limit=limit)]
+
+    assert shown == [originals[n].pk for n in (3, 1, 0, 5, 4, 2)]
+
+
+def test_a_retweet_made_between_two_pages_does_not_repeat_a_tweet_on_the_next():
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    older, newer = tweet(alice, "older"), tweet(alice, "newer")
+    first = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, limit=1)
+    assert [i.tweet.pk for i in first.items] == [newer.pk]
+
+    # Retweeted now: its newest appearance is above the cursor, so the next page skips it.
+    services.retweet_create(user=bob, tweet=newer)
+    services.retweet_create(user=bob, tweet=older)
+    second = services.feed_read(viewer=viewer, mode=FeedRequest.Mode.LATEST, cursor=first.next_cursor, limit=1)
+
+    assert second.items == [] and second.next_cursor is None
+
+
+def test_the_latest_timeline_as_of_a_time_ignores_retweets_made_since():
+    viewer, alice, bob = UserFactory.create_batch(3)
+    follow(viewer, alice, bob)
+    original = tweet(alice, "before the build")
+    build_at = timezone.now()
+    services.retweet_create(user=bob, tweet=original)
+
+    as_built = selectors.timeline_latest(viewer=viewer, before=None, limit=10, as_of=build_at)
+    now = selectors.timeline_latest(viewer=viewer, before=None, limit=10)
+
+    assert [t.pk for t in as_built] == [original.pk]
+    assert [t.original.pk for t in now] == [original.pk] and now[0].retweet_of_id

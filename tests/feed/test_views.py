@@ -1,7 +1,7 @@
 import base64
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -31,7 +31,7 @@ def body(response) -> str:
 
 def cards(response) -> list[str]:
     """The tweet ids of the cards on a page, in order."""
-    return re.findall(r'<article class="card[^"]*" id="t(\d+)"', body(response))
+    return re.findall(r'<article class="card[^"]*" id="t-(\d+)"', body(response))
 
 
 def queries(client, url: str) -> int:
@@ -57,7 +57,7 @@ def test_logged_out_home_is_a_landing_page_with_sign_up_log_in_and_the_docs(clie
         assert f'href="{link}' in page
 
 
-@pytest.mark.parametrize("url", ["/following/", "/compose/", "/t/1/", "/hashtag/news/", "/feed/newer/"])
+@pytest.mark.parametrize("url", ["/following/", "/compose/", "/feed/newer/"])
 def test_pages_send_logged_out_people_to_log_in(client, url):
     response = client.get(url)
 
@@ -172,10 +172,15 @@ def test_hidden_tweets_leave_the_home_feed(logged_in, followee):
 def test_home_takes_a_constant_number_of_queries(logged_in, followee, url, django_assert_max_num_queries):
     tweet(followee, "one")
     few = queries(logged_in, url)
-    for n in range(15):
+    for n in range(25):
         author = UserFactory()
         follow(logged_in.user, author)
-        services.retweet_create(user=author, tweet=tweet(followee, f"tweet {n}"))
+        # Retweets of replies (whose parents' authors the cards name), some
+        # by several people followed (one card saying who).
+        shared = tweet(UserFactory(), f"tweet {n}", reply_to=tweet(UserFactory()))
+        services.retweet_create(user=author, tweet=shared)
+        if n % 3 == 0:
+            services.retweet_create(user=followee, tweet=shared)
 
     with django_assert_max_num_queries(few):
         response = logged_in.get(url)
@@ -217,7 +222,7 @@ def test_a_reply_counts_on_its_parent_and_opens_in_its_conversation(logged_in):
     response = logged_in.post("/compose/", {"text": "answer", "reply_to": parent.pk})
 
     reply = Tweet.objects.get(reply_to=parent)
-    assert response["Location"] == f"/t/{reply.pk}/"
+    assert response["Location"] == f"/t/{parent.pk}/#t-{reply.pk}"
     assert Tweet.objects.get(pk=parent.pk).reply_count == 1
     assert Engagement.objects.get(kind=Engagement.Kind.REPLY).tweet_id == parent.pk
 
@@ -325,6 +330,105 @@ def test_tweet_page_takes_a_constant_number_of_queries(logged_in, django_assert_
     assert len(cards(response)) == 12 + settings.FEED_PAGE_SIZE
 
 
+# --- Conversations ------------------------------------------------------------------
+
+
+def test_replies_name_who_they_reply_to_on_cards_and_the_tweet_page(logged_in, followee):
+    bob = UserFactory(username="bob")
+    question = tweet(bob, "question?")
+    answer = tweet(followee, "answer", reply_to=question)
+    services.retweet_create(
+        user=followee, tweet=tweet(bob, "a reply retweeted", reply_to=tweet(UserFactory(username="carol")))
+    )
+    replying_to = '<span aria-hidden="true">↩</span> Replying to <a href="/u/{}/">@{}</a>'
+
+    home = body(logged_in.get("/following/"))
+    page = body(logged_in.get(f"/t/{answer.pk}/"))
+
+    assert replying_to.format("bob", "bob") in home
+    assert replying_to.format("carol", "carol") in home  # a retweeted reply names its parent's author too
+    assert "In reply to a tweet" not in home
+    assert replying_to.format("bob", "bob") in page
+
+    # "For you" hydrates its ranked list by hand on PostgreSQL: the same line.
+    ranked_feed_store(feed=RankedFeed(logged_in.user.pk, "v3", timezone.now(), [RankedItem(answer.pk, 1.0, ())]))
+    assert replying_to.format("bob", "bob") in body(logged_in.get("/"))
+
+
+def test_a_reply_lands_on_its_conversation_with_the_reply_in_view(logged_in, settings):
+    parent = tweet(text="question?")
+    earlier = [tweet(text=f"reply {n}", reply_to=parent) for n in range(settings.FEED_PAGE_SIZE)]
+    services.tweet_delete(tweet=earlier[0], by=earlier[0].author)  # not shown: not counted
+
+    first = logged_in.post("/compose/", {"text": "my answer", "reply_to": parent.pk})
+    mine = Tweet.objects.get(text="my answer")
+    assert first["Location"] == f"/t/{parent.pk}/#t-{mine.pk}"  # the first page lists 20: 19 earlier, then mine
+    assert cards(logged_in.get(first["Location"]))[-1] == str(mine.pk)
+
+    second = logged_in.post("/compose/", {"text": "and more", "reply_to": parent.pk})
+    more = Tweet.objects.get(text="and more")
+    assert second["Location"] == f"/t/{parent.pk}/?page=2#t-{more.pk}"
+    response = logged_in.get(second["Location"])
+    assert cards(response)[-1] == str(more.pk)
+    assert "Your reply was posted." in body(response)
+    assert '<article class="card focus"' in body(response)  # the parent, above its replies
+
+
+def test_the_reply_icon_leads_to_the_reply_box(logged_in, followee):
+    posted = tweet(followee, "reply to me")
+
+    home = body(logged_in.get("/following/"))
+    page = body(logged_in.get(f"/t/{posted.pk}/"))
+
+    assert f'<a class="action" href="/t/{posted.pk}/#reply" data-open>' in home
+    # On the tweet's own page, straight to the box (app.js puts the cursor in it).
+    assert '<a class="action" href="#reply">' in page
+    assert '<form method="post" action="/compose/" class="compose" id="reply">' in page
+
+
+def test_the_tweet_page_shows_the_full_date_and_time(logged_in):
+    posted = tweet(text="when?")
+    Tweet.objects.filter(pk=posted.pk).update(created_at=datetime(2026, 3, 4, 15, 7, tzinfo=UTC))
+
+    page = body(logged_in.get(f"/t/{posted.pk}/"))
+
+    assert '<p class="stamp"><time datetime="2026-03-04T15:07:00+00:00">3:07 PM UTC · March 4, 2026</time></p>' in page
+
+
+def test_my_own_retweets_say_you_retweeted(logged_in, followee):
+    services.retweet_create(user=logged_in.user, tweet=tweet(followee, "shared"))
+
+    for url in ("/following/", f"/u/{logged_in.user.username}/"):
+        assert '<span aria-hidden="true">⇄</span> You retweeted</p>' in body(logged_in.get(url))
+
+
+def test_a_tweet_retweeted_by_several_people_is_one_card_saying_who(logged_in, followee):
+    bob, dave = UserFactory(username="bob"), UserFactory(username="dave")
+    follow(logged_in.user, bob, dave)
+    original = tweet(followee, "worth sharing")
+    services.retweet_create(user=bob, tweet=original)
+    services.retweet_create(user=logged_in.user, tweet=original)
+    latest = services.retweet_create(user=dave, tweet=original)
+    tweet(followee, "newer")
+    for _ in range(2):
+        other = UserFactory()
+        follow(logged_in.user, other)
+        services.retweet_create(user=other, tweet=original)
+        services.retweet_delete(user=other, tweet=original)  # undone: not counted
+
+    response = logged_in.get("/following/")
+
+    assert cards(response)[1:] == [str(latest.pk)]
+    assert 'You, <a href="/u/dave/">@dave</a> and <a href="/u/bob/">@bob</a> retweeted' in body(response)
+    services.retweet_create(user=UserFactory(username="erin"), tweet=original)  # not followed
+    carl = UserFactory(username="carl")
+    follow(logged_in.user, carl)
+    services.retweet_create(user=carl, tweet=original)
+    assert 'You, <a href="/u/carl/">@carl</a>, <a href="/u/dave/">@dave</a> and 1 other retweeted' in body(
+        logged_in.get("/following/")
+    )
+
+
 def test_a_retweets_page_is_its_originals(logged_in):
     original = tweet(text="original")
     retweet = services.retweet_create(user=UserFactory(), tweet=original)
@@ -388,7 +492,7 @@ def test_tweet_text_is_escaped_everywhere(logged_in, followee):
 def test_linkify_links_urls_mentions_and_hashtags():
     text = "Hi @bob_1, see https://example.com/a?b=1&c=2. #Django rocks (http://x.io) a@b.c"
 
-    assert linkify(text) == (
+    assert linkify(text, {"bob_1": "bob_1"}) == (
         'Hi <a href="/u/bob_1/">@bob_1</a>, see '
         '<a href="https://example.com/a?b=1&amp;c=2" rel="nofollow noopener" target="_blank">'
         "https://example.com/a?b=1&amp;c=2</a>. "

@@ -262,4 +262,4 @@ def test_the_for_you_page_says_ranking_is_unavailable_not_being_prepared(logged_
 
     assert "Ranking is unavailable right now" in page
     assert "is being prepared" not in page
-    assert f'id="t{posted.pk}"' in page  # its card, from the latest timeline
+    assert f'id="t-{posted.pk}"' in page  # its card, from the latest timeline

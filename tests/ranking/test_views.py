@@ -69,7 +69,8 @@ def test_the_ranking_page_shows_the_active_model_its_metrics_and_the_versions(st
     assert "trained on 1000 impressions, validated on 250" in page
     assert "<strong>0.568</strong>" in page  # NDCG@10
     assert "<td>0.761</td><td>0.123</td><td>5.43</td>" in page  # like: ROC-AUC, PR-AUC, RCE
-    assert f"<td>{NONE}</td><td>{NONE}</td><td>{NONE}</td>" in page  # report: undefined with no positives
+    assert "n = 0 positives, not enough to judge" in page  # report: nothing to judge it on
+    assert f"<td>{NONE}</td><td>{NONE}</td><td>0</td></tr>" in page  # nor a rate recorded
     assert "beat the active model" in page
     assert re.findall(r'<th scope="row">(v\d+)</th><td>(\w+)</td>', page) == [
         (active.name, "active"),
@@ -83,7 +84,7 @@ def test_without_models_or_engagement_the_page_says_so(staff):
     assert "No model is active" in page
     assert "No model has been trained yet." in page
     assert "No engagement was logged in this period." in page
-    assert "<svg" not in page
+    assert "data-chart" not in page
 
 
 def test_the_chart_draws_weighted_engagement_per_active_user_per_day(staff, settings):
@@ -158,3 +159,100 @@ def test_line_chart_ticks_are_round_numbers(values, ticks):
     chart = line_chart(days=days, lines={"a": dict(zip(days, values, strict=True))})
 
     assert [tick.label for tick in chart.y_ticks] == ticks
+
+
+# --- Reading the page right ------------------------------------------------------
+
+
+def test_a_head_with_too_few_positives_says_so_instead_of_an_auc(staff):
+    heads = {
+        **HEADS,
+        "reply": {"roc_auc": 0.4321, "pr_auc": 0.01, "rce": -3.0, "positives": 5},
+        "hide": {"roc_auc": 0.3, "pr_auc": 0.001, "rce": -9.0, "positives": 2},
+    }
+    version = register(artifact=b"x", metrics={"heads": heads}, feature_spec_version=FEATURE_SPEC_VERSION)
+    version_activate(version=version)
+
+    page = body(staff.get("/ranking/"))
+
+    assert '<td colspan="3" class="too-few">n = 5 positives, not enough to judge</td>' in page
+    assert '<td colspan="3" class="too-few">n = 2 positives, not enough to judge</td>' in page
+    assert '<td colspan="3" class="too-few">n = 0 positives, not enough to judge</td>' in page  # report
+    assert "0.432" not in page and "0.300" not in page
+    assert "<td>0.761</td><td>0.123</td><td>5.43</td>" in page  # like: 40 positives, judged
+    assert "fewer than 30 positives in the validation set is not judged" in page
+    # The versions table too: like judged, reply not.
+    assert "<td>0.761</td><td>n = 5, too few</td>" in page
+
+
+def test_the_page_says_why_the_score_can_be_negative(staff, settings):
+    settings.ENGAGEMENT_WEIGHTS = {**settings.ENGAGEMENT_WEIGHTS, "hide": -74.0, "report": -369.0}
+    today = timezone.localdate()
+    impressions_and_likes(today, impressions=3, likes=2)
+
+    page = body(staff.get("/ranking/"))
+    assert "a hide <strong>\N{MINUS SIGN}74</strong>, a report <strong>\N{MINUS SIGN}369</strong>" in page
+    assert "a like <strong>+0.5</strong>" in page
+    assert "data-why-negative" not in page  # positive: nothing to explain
+
+    viewer = UserFactory()
+    at = datetime.combine(today, time(12), tzinfo=timezone.get_current_timezone())
+    Engagement.objects.create(user=viewer, tweet=tweet(text="spam"), kind="impression", created_at=at)
+    services.hide_create(user=viewer, tweet=Engagement.objects.latest("pk").tweet, at=at)
+
+    page = body(staff.get("/ranking/"))
+    assert re.search(r"<strong>-\d+\.\d\d</strong> per active user", page)
+    assert "Below zero: the 1 hide and 0 reports weigh more than" in page
+
+
+def test_one_outlier_day_is_drawn_at_the_edge_and_does_not_flatten_the_others():
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(7)]
+    values = [1.0, 1.2, 0.9, 40.0, 1.1, 1.0, 1.3]
+
+    chart = line_chart(days=days, lines={"a": dict(zip(days, values, strict=True))})
+
+    (outlier,) = chart.off_scale
+    assert (outlier.day, outlier.value, outlier.off_scale, outlier.y) == (days[3], 40.0, "above", TOP)
+    assert [tick.label for tick in chart.y_ticks][-1] in {"1.5", "2"}  # the axis fits the other days
+    highest = min(p.y for p in chart.lines[0].points if not p.off_scale)
+    assert highest < (TOP + BOTTOM) / 2  # they use the height
+
+
+def test_a_low_outlier_is_drawn_at_the_bottom_edge():
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(7)]
+    values = [2.0, 2.2, 1.9, -60.0, 2.1, 2.0, 2.3]
+
+    chart = line_chart(days=days, lines={"a": dict(zip(days, values, strict=True))})
+
+    assert [(p.value, p.off_scale, p.y) for p in chart.off_scale] == [(-60.0, "below", BOTTOM)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],  # a trend, no outlier
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.3],  # beyond the fences, but showing it costs little height
+        [1.0, 1.2, 40.0, 1.1],  # too few days to call one an outlier
+    ],
+)
+def test_ordinary_values_stay_on_the_scale(values):
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(len(values))]
+
+    chart = line_chart(days=days, lines={"a": dict(zip(days, values, strict=True))})
+
+    assert chart.off_scale == []
+
+
+def test_the_page_marks_and_explains_an_off_scale_day(staff):
+    today = timezone.localdate()
+    for days_ago in range(1, 7):
+        impressions_and_likes(today - timedelta(days=days_ago), impressions=4, likes=1)
+    impressions_and_likes(today, impressions=1, likes=1)
+    viewer = Engagement.objects.filter(kind="like").latest("pk").user
+    for n in range(3):
+        services.tweet_create(author=viewer, text=f"reply {n}", reply_to=tweet(text="ask me"))
+
+    page = body(staff.get("/ranking/?days=7"))
+
+    assert page.count('data-off-scale="above"') == 1
+    assert f"Off the scale, so that it does not flatten the other days: {today:%b} {today.day} (" in page

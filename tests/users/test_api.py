@@ -95,6 +95,7 @@ def test_profile_counts_for_anonymous(api):
         "username": alice.username,
         "display_name": alice.display_name,
         "bio": alice.bio,
+        "avatar_url": f"/avatars/default/{alice.username}.svg",
         "followers_count": 1,
         "following_count": 2,
         "is_following": False,

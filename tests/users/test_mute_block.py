@@ -141,7 +141,8 @@ def test_muted_and_blocked_people_leave_the_following_feed_with_their_retweets()
     by_muted, by_blocked, by_blocker = tweet(muted, "m"), tweet(blocked, "b"), tweet(blocker, "x")
     retweet_of_muted = feed_services.retweet_create(user=friend, tweet=by_muted)
     retweet_by_muted = feed_services.retweet_create(user=muted, tweet=tweet(UserFactory(), "elsewhere"))
-    assert {by_muted.pk, retweet_of_muted.pk, retweet_by_muted.pk} <= set(latest(viewer))
+    # One card per original: the muted person's tweet shows as the friend's retweet of it.
+    assert {retweet_of_muted.pk, retweet_by_muted.pk} <= set(latest(viewer))
 
     services.mute_create(user=viewer, muted=muted)
     services.block_create(user=viewer, blocked=blocked)

@@ -45,7 +45,7 @@ def test_sign_up_creates_the_account_and_logs_in(client):
     [
         ({"username": "taken", "password": STRONG_PASSWORD}, "already exists"),
         ({"username": "newbie", "password": "12345678"}, "too common"),
-        ({"username": "new bie!", "password": STRONG_PASSWORD}, "Enter a valid username"),
+        ({"username": "new bie!", "password": STRONG_PASSWORD}, "Letters, digits and underscore only"),
         ({"username": "", "password": STRONG_PASSWORD}, "This field is required"),
         ({"username": "newbie", "password": STRONG_PASSWORD, "display_name": "x" * 51}, "at most 50"),
     ],
@@ -92,8 +92,16 @@ def test_a_wrong_password_does_not_log_in(client, user):
 
 
 @pytest.mark.parametrize("url", ["/u/someone/", "/u/someone/followers/", "/u/someone/following/"])
-def test_profiles_send_logged_out_people_to_log_in(client, url):
-    assert client.get(url)["Location"].startswith("/login/?next=")
+def test_profiles_are_public_without_follow_buttons(client, url):
+    someone, fan = UserFactory(username="someone"), UserFactory(username="fan")
+    follow(fan, someone)
+    follow(someone, fan)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert "@someone" in body(response)
+    assert 'data-action="follow"' not in body(response)
 
 
 # --- Profile ---------------------------------------------------------------------------
@@ -115,7 +123,7 @@ def test_profile_shows_who_they_are_their_counts_and_tweets(logged_in):
     assert '<strong data-followers="alice">1</strong> followers' in page
     assert "<strong>1</strong> following" in page
     assert 'data-username="alice" aria-pressed="true"><span class="label">Following' in page
-    ids = re.findall(r'<article class="card[^"]*" id="t(\d+)"', page)
+    ids = re.findall(r'<article class="card[^"]*" id="t-(\d+)"', page)
     assert ids == [str(t.pk) for t in (retweet, *reversed(posts))]
     assert "Who to follow" in page
 
@@ -156,10 +164,13 @@ def test_profile_takes_a_constant_number_of_queries(logged_in, django_assert_max
         fan = UserFactory()
         follow(fan, alice)
         follow(logged_in.user, fan)
-        feed_services.retweet_create(user=alice, tweet=tweet(fan, f"by fan {n}"))
+        # Replies among them: the cards name whom they answer, in the same query.
+        parent = tweet(UserFactory(), "parent") if n % 2 else None
+        feed_services.retweet_create(user=alice, tweet=tweet(fan, f"by fan {n}", reply_to=parent))
 
     with django_assert_max_num_queries(few):
         response = logged_in.get("/u/alice/")
+    assert "Replying to <a" in body(response)
     assert body(response).count("<article") == settings.FEED_PAGE_SIZE
 
 

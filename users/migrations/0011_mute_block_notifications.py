@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('feed', '0008_engagement_counters_backfill'),
-        ('users', '0006_last_feed_at'),
+        ('users', '0010_avatar'),
     ]
 
     operations = [
