@@ -349,6 +349,9 @@ def tweets_search(*, viewer: User | None, query: str) -> QuerySet[Tweet]:
     fine for a demo). The one place tweets are searched: what a viewer must
     not find is left out here."""
     tweets = tweets_hydrated(viewer=viewer).filter(retweet_of__isnull=True)
+    if viewer is not None and viewer.is_authenticated:
+        # Nothing by people the viewer muted or blocked (or who blocked them), nor with a muted word.
+        tweets = tweets.exclude(tweets_silenced_for(viewer))
     if connection.vendor != "postgresql":
         words = query.split()
         if not words:

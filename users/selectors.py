@@ -67,11 +67,15 @@ def users_search(*, viewer: User | None, query: str) -> QuerySet[User]:
     prefix = query.strip().removeprefix("@").lower()
     if not prefix:
         return User.objects.none()
-    return (
+    people = (
         user_profiles(viewer=viewer)
         .alias(username_lower=Lower("username"), display_name_lower=Lower("display_name"))
         .filter(Q(username_lower__startswith=prefix) | Q(display_name_lower__startswith=prefix))
     )
+    if viewer is not None and viewer.is_authenticated:
+        # Nobody the viewer muted or blocked, nor anyone who blocked them.
+        people = people.exclude(silenced_q(viewer, "pk"))
+    return people
 
 
 def follows_anyone(*, user: User) -> bool:

@@ -389,3 +389,25 @@ def test_the_new_tweets_hint_ignores_what_the_viewer_silenced():
     assert not selectors_feed.timeline_has_newer(viewer=viewer, since=since)
     tweet(friend, "news")
     assert selectors_feed.timeline_has_newer(viewer=viewer, since=since)
+
+
+def test_search_leaves_out_silenced_people_their_tweets_and_muted_words(api_for):
+    client = api_for()
+    muted = UserFactory(username="zed_muted")
+    blocker = UserFactory(username="zed_blocker")
+    kept = UserFactory(username="zed_kept")
+    services.mute_create(user=client.user, muted=muted)
+    services.block_create(user=blocker, blocked=client.user)
+    services.muted_word_create(user=client.user, word="spoiler")
+    shown = tweet(kept, "zebra facts")
+    tweet(kept, "zebra spoiler")
+    tweet(muted, "zebra news")
+    tweet(blocker, "zebra stripes")
+
+    people = client.get("/api/search/", {"q": "zed", "type": "users"})
+    tweets = client.get("/api/search/", {"q": "zebra", "type": "tweets"})
+
+    assert [p["username"] for p in people.json()["results"]] == ["zed_kept"]
+    assert [t["id"] for t in tweets.json()["results"]] == [shown.pk]
+    # Someone else finds them all.
+    assert len(api_for().get("/api/search/", {"q": "zebra", "type": "tweets"}).json()["results"]) == 4
