@@ -105,13 +105,15 @@ def profiles_in_order(*, viewer: User | None, user_ids: list[int]) -> list[User]
 def who_to_follow(*, viewer: User, limit: int) -> list[User]:
     """Accounts to suggest to `viewer`, as profiles: those most followed by
     the people `viewer` follows, then, to fill up (say, for someone who
-    follows nobody yet), the most followed accounts. Never `viewer` nor anyone
-    `viewer` already follows. Three queries."""
+    follows nobody yet), the most followed accounts. Never `viewer`, anyone
+    `viewer` already follows, nor anyone they muted or blocked or who
+    blocked them. Three queries."""
     followed = Follow.objects.filter(follower=viewer).values("followee_id")
     ids = list(
         Follow.objects.filter(follower__in=followed, followee__is_active=True)
         .exclude(followee=viewer)
         .exclude(followee__in=followed)
+        .exclude(silenced_q(viewer, "followee_id"))
         .values("followee")
         .annotate(n=Count("pk"))
         .order_by("-n", "followee")
@@ -123,6 +125,7 @@ def who_to_follow(*, viewer: User, limit: int) -> list[User]:
             .exclude(pk=viewer.pk)
             .exclude(pk__in=followed)
             .exclude(pk__in=ids)
+            .exclude(silenced_q(viewer, "pk"))
             .annotate(n=Count("follower_set"))
             .order_by("-n", "-pk")
             .values_list("pk", flat=True)[: limit - len(ids)]

@@ -411,3 +411,16 @@ def test_search_leaves_out_silenced_people_their_tweets_and_muted_words(api_for)
     assert [t["id"] for t in tweets.json()["results"]] == [shown.pk]
     # Someone else finds them all.
     assert len(api_for().get("/api/search/", {"q": "zebra", "type": "tweets"}).json()["results"]) == 4
+
+
+def test_who_to_follow_suggests_nobody_silenced():
+    viewer, friend, muted, blocked, blocker, other = UserFactory.create_batch(6)
+    follow(viewer, friend)
+    follow(friend, muted, blocked, blocker, other)
+    services.mute_create(user=viewer, muted=muted)
+    services.block_create(user=viewer, blocked=blocked)
+    services.block_create(user=blocker, blocked=viewer)
+
+    suggested = {u.pk for u in selectors.who_to_follow(viewer=viewer, limit=10)}
+    assert other.pk in suggested
+    assert not suggested & {muted.pk, blocked.pk, blocker.pk}

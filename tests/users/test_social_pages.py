@@ -25,8 +25,9 @@ def test_profile_mute_and_block_buttons_round_trip(logged_in):
 
     logged_in.post("/u/bob/relation/", {"action": "block"})
     assert Block.objects.filter(user=logged_in.user, blocked=bob).exists()
-    # The blocker still sees the profile, to unblock.
-    assert 'value="unblock"' in logged_in.get("/u/bob/").content.decode()
+    # The blocker still sees the profile, to unblock, and no Follow button.
+    page = logged_in.get("/u/bob/").content.decode()
+    assert 'value="unblock"' in page and 'data-username="bob"' not in page
     response = logged_in.post("/u/bob/relation/", {"action": "unblock", "next": "settings"})
     assert response["Location"] == "/settings/muted/"
     logged_in.post("/u/bob/relation/", {"action": "unmute"})
