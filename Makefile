@@ -26,8 +26,8 @@ $(VENV)/.runtime: requirements.txt requirements-web.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-web.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-web.txt requirements-dev.txt requirements-spark.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r requirements-spark.txt
 	touch $@ $(VENV)/.runtime
 
 ## run: the app on the embedded default (SQLite, file cache and broker, one worker) at http://127.0.0.1:8000/
@@ -41,6 +41,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bin/ensure-services
 	bin/ensure-browser
+	bin/ensure-java
 	$(TEST_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 ## test-fast: the suite without the tests marked slow (no browser, no worker process, no simulated world), for a quick loop

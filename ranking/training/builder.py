@@ -23,6 +23,7 @@ one is tested equal to, on small worlds.
 """
 
 # ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input
+import functools
 import io
 import tempfile
 import time
@@ -37,7 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from feed.models import Engagement, Tweet
@@ -216,6 +217,7 @@ def _export_tweets(directory: Path) -> dict[str, int]:
                 FROM {Tweet._meta.db_table}"""  # nosec B608: a model's table name
     n_tweets = n_words = 0
     with (
+        transaction.atomic(),  # a server-side cursor lives in a transaction
         connection.connection.cursor(name="tweets_export") as cursor,
         pq.ParquetWriter(directory / "tweets.parquet", TWEETS_SCHEMA) as tweets_out,
         pq.ParquetWriter(directory / "words.parquet", WORDS_SCHEMA) as words_out,
@@ -272,7 +274,7 @@ def _window_start_sql(t: str, window: timedelta) -> str:
     return f"CAST(FLOOR(({t} - {window_ms}) / CAST({DAY_MS} AS DOUBLE)) AS BIGINT) * {DAY_MS}"
 
 
-def _as_of(
+def _as_of_step(
     name: str,
     *,
     keys: list[str],
@@ -280,56 +282,76 @@ def _as_of(
     reads: list[str],
     events: str,
     values: list[str],
+    asof: bool = True,
 ) -> tuple[str, str]:
     """A step: for each query row (iid, keys..., and one column per read
-    time), the running sums of each event value over the events of its
-    keys strictly before each read time, as columns `<value>_<read>`.
+    time), the sums of each event value over the events of its keys strictly
+    before each read time, as columns `<value>_<read>`.
 
-    One stream per key, the queries' read times ordered before the events
-    of the same millisecond: the running sum at a query is what happened
-    before it. A windowed count is the read at t less the read at the
-    window's start."""
+    One stream per key: the events summed per millisecond, and the distinct
+    read times placed before the events of their own millisecond; the
+    running sum at a read is what happened before it. A windowed count is
+    the read at t less the read at the window's start (impressions share
+    few window starts: they are read once per key and day)."""
     key_list = ", ".join(keys)
+    if asof:
+        return name, _as_of_join(keys=keys, queries=queries, reads=reads, events=events, values=values)
     zeros = ", ".join(f"{ZERO} AS {v}" for v in values)
-    rows = " UNION ALL ".join(
-        f"SELECT iid, {key_list}, {read} AS ms, 0 AS side, {r} AS which, {zeros} FROM q" for r, read in enumerate(reads)
-    )
-    sums = ", ".join(
-        f"SUM({v}) OVER (PARTITION BY {key_list} ORDER BY ms, side ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        f" AS {v}"
-        for v in values
-    )
-    pivot = ", ".join(
-        f"SUM(CASE WHEN which = {r} THEN {v} ELSE 0 END) AS {v}_{read_name}"
-        for r, read_name in enumerate(_names(reads))
-        for v in values
-    )
+    read_rows = " UNION ".join(f"SELECT {key_list}, {read} AS ms FROM q" for read in reads)
+    per_ms = ", ".join(f"SUM({v}) AS {v}" for v in values)
+    sums = ", ".join(f"SUM({v}) OVER (PARTITION BY {key_list} ORDER BY ms, side) AS {v}" for v in values)
     value_list = ", ".join(values)
+    joins, columns = [], []
+    for r, read in enumerate(reads):
+        on = " AND ".join([f"r{r}.{k} = q.{k}" for k in keys] + [f"r{r}.ms = q.{read}"])
+        joins.append(f"JOIN at_read r{r} ON {on}")
+        columns += [f"r{r}.{v} AS {v}_{read}" for v in values]
     sql = f"""
 WITH q AS ({queries}),
-e AS ({events}),
+e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) GROUP BY {key_list}, ms),
 stream AS (
-  {rows}
-  UNION ALL SELECT NULL AS iid, {key_list}, ms, 1 AS side, NULL AS which, {value_list} FROM e
+  SELECT {key_list}, ms, 0 AS side, {zeros} FROM ({read_rows})
+  UNION ALL SELECT {key_list}, ms, 1 AS side, {value_list} FROM e
 ),
-running AS (SELECT iid, side, which, {sums} FROM stream)
-SELECT iid, {pivot} FROM running WHERE side = 0 GROUP BY iid"""
+at_read AS (SELECT * FROM (SELECT {key_list}, ms, side, {sums} FROM stream) WHERE side = 0)
+SELECT q.iid, {", ".join(columns)}
+  FROM q {" ".join(joins)}"""
     return name, sql
-
-
-def _names(reads: list[str]) -> list[str]:
-    return [read.split(".")[-1] for read in reads]
 
 
 ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"  # not 1.0: a DECIMAL literal in both dialects
 PACK = 1_000_000  # sub-rows of one impression (its edges, its words) are iid * PACK + n
 
 
-def build_steps(*, dwell_long_ms: int | None = None) -> list[tuple[str, str]]:
+def _as_of_join(*, keys: list[str], queries: str, reads: list[str], events: str, values: list[str]) -> str:
+    """`_as_of` with DuckDB's ASOF JOIN (a sort-merge, several times faster
+    than the window over the merged stream): the running sums of the events
+    per key and millisecond, each read taken from the latest millisecond
+    strictly before it."""
+    key_list = ", ".join(keys)
+    per_ms = ", ".join(f"SUM({v}) AS {v}" for v in values)
+    sums = ", ".join(f"SUM({v}) OVER (PARTITION BY {key_list} ORDER BY ms) AS {v}" for v in values)
+    joins, columns = [], []
+    for r, read in enumerate(reads):
+        on = " AND ".join([f"r{r}.{k} = q.{k}" for k in keys] + [f"q.{read} > r{r}.ms"])
+        joins.append(f"ASOF LEFT JOIN running r{r} ON {on}")
+        columns += [f"COALESCE(r{r}.{v}, {ZERO}) AS {v}_{read}" for v in values]
+    return f"""
+WITH q AS ({queries}),
+e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) GROUP BY {key_list}, ms),
+running AS (SELECT {key_list}, ms, {sums} FROM e)
+SELECT q.iid, {", ".join(columns)}
+  FROM q {" ".join(joins)}"""
+
+
+def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> list[tuple[str, str]]:
     """The builder as (table, SELECT) steps in DuckDB's SQL, each reading the
     inputs (events, follows, tweets, words) and the tables of earlier steps.
-    The last, `examples`, is one row per impression."""
+    The last, `examples`, is one row per impression. Without `asof_join`,
+    only standard SQL (window functions, no ASOF JOIN): what sqlglot can
+    transpile for another engine."""
     long_ms = settings.DWELL_LONG_MS if dwell_long_ms is None else dwell_long_ms
+    _as_of = functools.partial(_as_of_step, asof=asof_join)
     attribution_ms = int(ATTRIBUTION_WINDOW.total_seconds() * 1000)
 
     def flag(condition: str) -> str:
@@ -583,6 +605,7 @@ def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None
     con.execute(f"SET temp_directory = '{work / 'spill'}'")
     # Order across threads is not needed (rows carry their ids) and costs memory.
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
