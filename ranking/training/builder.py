@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from django.conf import settings
@@ -682,13 +683,78 @@ def examples_from_table(table: pa.Table) -> Examples:
     return Examples(features, labels, np.array(table.column("feed_request").to_pylist(), dtype=object), at)
 
 
-def read_examples(shards: Path) -> Examples:
-    """Every example of the shards in memory, in impression (log id) order."""
+def read_examples(shards: Path, *, iids: np.ndarray | None = None) -> Examples:
+    """The examples of the shards (those of `iids`, if given) in memory, in
+    impression (log id) order."""
     files = shard_files(shards)
     if not files:
-        return examples_from_table(pa.table({}))
-    table = pa.concat_tables([pq.read_table(f) for f in files]).sort_by("iid")
-    return examples_from_table(table)
+        from ranking.training.examples import _empty_examples
+
+        return _empty_examples()
+    wanted = None if iids is None else pa.array(np.asarray(iids, dtype=np.int64))
+    tables = []
+    for path in files:
+        table = pq.read_table(path)
+        tables.append(table if wanted is None else table.filter(pc.is_in(table["iid"], value_set=wanted)))
+    return examples_from_table(pa.concat_tables(tables).sort_by("iid"))
+
+
+INDEX_COLUMNS = ["iid", "viewer", "author", "t", "feed_request", *(f"label_{head}" for head in HEADS)]
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """The light columns of every example of the shards, for deciding which
+    examples go where (the per-user cap, the split by time) without loading
+    features: `examples` has the labels and no numeric columns, and its
+    feed requests are integer codes (-1 for none)."""
+
+    iid: np.ndarray
+    examples: Examples
+
+
+def read_index(shards: Path) -> ShardIndex:
+    files = shard_files(shards)
+    table = pa.concat_tables([pq.read_table(f, columns=INDEX_COLUMNS) for f in files]).sort_by("iid")
+    n = table.num_rows
+    requests = table.column("feed_request").combine_chunks().dictionary_encode()
+    codes = requests.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = requests.dictionary.to_pylist()
+    if "" in dictionary:
+        codes[codes == dictionary.index("")] = -1
+    features = FeatureBatch(
+        np.zeros((n, 0), np.float32),
+        np.zeros(n, dtype=np.int8),  # only counted
+        table.column("viewer").to_numpy().astype(np.int64),
+        table.column("author").to_numpy().astype(np.int64),
+    )
+    labels = {head: table.column(f"label_{head}").to_numpy().astype(np.float32) for head in HEADS}
+    at = table.column("t").to_numpy().astype(np.float64) / 1000.0 + EPOCH_S
+    return ShardIndex(table.column("iid").to_numpy().astype(np.int64), Examples(features, labels, codes, at))
+
+
+def write_examples(examples: Examples, shards: Path) -> None:
+    """Examples held in memory as the builder's shards (what the log would
+    have given): for tests and benchmarks that start from examples."""
+    n = len(examples)
+    columns = {
+        "iid": np.arange(n, dtype=np.int64),
+        "viewer": examples.features.viewer_id,
+        "author": examples.features.author_id,
+        "tweet": np.zeros(n, np.int64),
+        "t": np.round((np.asarray(examples.at, dtype=np.float64) - EPOCH_S) * 1000).astype(np.int64),
+        "feed_request": pa.array(["" if r is None else str(r) for r in examples.feed_request], pa.string()),
+        "text": pa.array([str(text) for text in examples.features.text], pa.string()),
+    }
+    for j, name in enumerate(NUMERIC_FEATURES):
+        columns[name] = examples.features.numeric[:, j].astype(np.float64)
+    for head in HEADS:
+        columns[f"label_{head}"] = np.asarray(examples.labels[head]).astype(np.int64)
+    table = pa.table(columns)
+    shards.mkdir(parents=True, exist_ok=True)
+    per_shard = -(-n // n_shards(n)) if n else 1
+    for i, start in enumerate(range(0, n, per_shard)):
+        pq.write_table(table.slice(start, per_shard), shards / f"part-{i:05d}.parquet")
 
 
 def iter_shards(shards: Path) -> Iterator[Examples]:

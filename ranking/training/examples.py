@@ -406,10 +406,15 @@ def time_split(examples: Examples, *, validation_share: float) -> tuple[np.ndarr
         raise ValueError("validation_share must be between 0 and 1")
     at = np.asarray(examples.at, dtype=np.float64)
     n = len(at)
-    requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
-    # Impressions logged without a feed request stand alone.
-    keys = np.where(requests == "", np.array([f"\0{i}" for i in range(n)], dtype=object), requests)
-    _, group = np.unique(keys.astype(str), return_inverse=True)
+    if np.asarray(examples.feed_request).dtype.kind in "iu":
+        # Integer codes (ranking.training.builder.ShardIndex), -1 for none: those stand alone.
+        codes = np.asarray(examples.feed_request, dtype=np.int64)
+        _, group = np.unique(np.where(codes < 0, -1 - np.arange(n), codes), return_inverse=True)
+    else:
+        requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
+        # Impressions logged without a feed request stand alone.
+        keys = np.where(requests == "", np.array([f"\0{i}" for i in range(n)], dtype=object), requests)
+        _, group = np.unique(keys.astype(str), return_inverse=True)
     starts = np.full(int(group.max()) + 1 if n else 0, np.inf)
     np.minimum.at(starts, group, at)
     start = starts[group]
