@@ -1,0 +1,53 @@
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+
+from ranking.bench.training import training_benchmark
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the example builder: 1 M and 10 M synthetic events (build time, peak RSS, examples/s, training "
+        "time) and a follow graph of 200,000 users x 100 followees. Empties the database it runs on."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+        parser.add_argument("--follow-users", type=int, default=200_000, help="0: no follow-graph run")
+        parser.add_argument("--followees", type=int, default=100)
+        parser.add_argument("--train-epochs", type=int, default=1, help="0: no training")
+        parser.add_argument("--memory", default=None, help="DuckDB's memory limit (default 2GB)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--json", action="store_true", dest="as_json", help="one JSON object and nothing else")
+
+    def handle(self, *, sizes, follow_users, followees, train_epochs, memory, seed, as_json, **options):
+        # Progress goes to stderr, so --json prints only the object.
+        result = training_benchmark(
+            sizes=sizes,
+            follow_users=follow_users,
+            followees=followees,
+            train_epochs=train_epochs,
+            memory=memory,
+            seed=seed,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        if as_json:
+            self.stdout.write(json.dumps(result))
+            return
+        for run in result["runs"]:
+            train = f"{run['train_s']:.0f} s" if run["train_s"] is not None else "-"
+            self.stdout.write(
+                f"{run['events']:>12,} events: {run['examples']:,} examples built in {run['build_s']:.0f} s "
+                f"(export {run['export_s']:.0f} s), {run['examples_per_s']:,} examples/s, peak RSS "
+                f"{run['peak_rss_mb']:,} MB (DuckDB in-process), training {train} ({run['train_epochs']} epoch)"
+            )
+        if result["peak_rss_growth"]:
+            self.stdout.write(f"peak RSS growth, smallest to largest: {result['peak_rss_growth']}x")
+        if result["follow_graph"]:
+            graph = result["follow_graph"]
+            self.stdout.write(
+                f"follow graph: {graph['follow_edges']:,} edges ({graph['users']:,} users x {graph['followees']}): "
+                f"{graph['examples']:,} examples built in {graph['build_s']:.0f} s, "
+                f"peak RSS {graph['peak_rss_mb']:,} MB"
+            )
