@@ -78,9 +78,8 @@ def size_run(events: int, *, seed: int, train_epochs: int, memory: str | None, l
     log(f"  synthetic log: {synth.events:,} events in {synth.seconds:.0f} s")
     with tempfile.TemporaryDirectory(prefix="bench-training-") as work:
         build = build_in_child(Path(work), memory=memory)
-        log(
-            f"  built {build['examples']:,} examples: {build['export_s'] + build['build_s']:.0f} s, {build['peak_rss_mb']} MB"
-        )
+        seconds = build["export_s"] + build["build_s"]
+        log(f"  built {build['examples']:,} examples: {seconds:.0f} s, peak RSS {build['peak_rss_mb']} MB")
         train_s = train_seconds(Path(work) / "shards", epochs=train_epochs) if train_epochs else None
     total_s = build["export_s"] + build["build_s"]
     return {
@@ -99,9 +98,7 @@ def size_run(events: int, *, seed: int, train_epochs: int, memory: str | None, l
 def follow_graph_run(*, users: int, followees: int, events: int, seed: int, memory: str | None, log=print) -> dict:
     log_reset()
     synth = synth_log(events=events, users=users, followees=followees, seed=seed)
-    log(
-        f"  follow graph: {synth.follow_edges:,} edges, {synth.follow_events:,} follow-log rows in {synth.seconds:.0f} s"
-    )
+    log(f"  follow graph: {synth.follow_edges:,} edges, {synth.follow_events:,} log rows in {synth.seconds:.0f} s")
     with tempfile.TemporaryDirectory(prefix="bench-training-") as work:
         build = build_in_child(Path(work), memory=memory)
     return {
@@ -114,6 +111,22 @@ def follow_graph_run(*, users: int, followees: int, events: int, seed: int, memo
         "build_s": round(build["export_s"] + build["build_s"], 2),
         "peak_rss_mb": build["peak_rss_mb"],
     }
+
+
+def engines_run(events: int, *, seed: int, runs: int = 3, log=print) -> dict:
+    """The engine comparison (ranking.bench.engines) on the export of a
+    synthetic log of `events`."""
+    from ranking.bench.engines import engine_comparison
+    from ranking.training.builder import example_window, export_log
+
+    log_reset()
+    synth_log(events=events, users=max(int(events * USERS_PER_EVENT), 1000), seed=seed)
+    with tempfile.TemporaryDirectory(prefix="bench-engines-") as work:
+        export_log(example_window(), Path(work))
+        log(f"  comparing DuckDB and Polars on {events:,} events, median of {runs} runs each")
+        return {"events": events, "threads": len(os.sched_getaffinity(0))} | engine_comparison(
+            Path(work), threads=len(os.sched_getaffinity(0)), runs=runs
+        )
 
 
 def training_benchmark(

@@ -2,10 +2,12 @@
 parity with the reference evaluator and serving is tested in
 tests/ranking/test_features.py and test_skew.py."""
 
+import json
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
+from django.core.management import CommandError, call_command
 
 from ranking.spec import HEADS, NUMERIC_FEATURES
 from ranking.training import builder
@@ -36,3 +38,16 @@ def test_the_examples_are_written_in_shards_within_the_engines_limits(tmp_path, 
     assert report.exported["events"] > report.examples
     assert_same_examples(read_examples(tmp_path / "shards"), training_examples())
     assert not (tmp_path / "build.duckdb").exists()
+
+
+def test_the_command_builds_the_shards_or_says_why_not(tmp_path, capsys):
+    with pytest.raises(CommandError, match="nothing to build"):
+        call_command("build_examples", "--directory", str(tmp_path))
+    simulate(users=20, days=1, seed=3, mode="latest", start=T0)
+
+    call_command("build_examples", "--directory", str(tmp_path), "--json", "--memory", "256MB", "--threads", "1")
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["examples"] == len(training_examples()) > 0
+    assert report["engine"].startswith("duckdb")
+    assert len(read_examples(tmp_path / "shards")) == report["examples"]
