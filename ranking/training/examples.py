@@ -1,8 +1,11 @@
-"""Labelled training examples from the engagement log: the training
-evaluator of the spec (ranking.spec), every impression of a period at once,
-each as of its own time, from sorted arrays of the log and of the follow
-log. `features_as_of` is the same evaluator for any (viewer, tweet, author,
-time) queries: the skew report recomputes served features with it."""
+"""The reference evaluator of the spec (ranking.spec) for training: every
+impression of a period at once, each as of its own time, from sorted arrays
+of the log and of the follow log, in memory. Training builds its examples
+with ranking.training.builder (DuckDB, out of core), which the parity tests
+hold equal to this one on small worlds; `features_as_of` is this evaluator
+for any (viewer, tweet, author, time) queries: the skew report recomputes a
+sample of served features with it. `per_user_cap` and `time_split` are
+shared by both."""
 
 from collections import defaultdict
 from collections.abc import Sequence
