@@ -25,6 +25,7 @@ one is tested equal to, on small worlds.
 # ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input
 import functools
 import io
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -67,9 +68,6 @@ SHARD_ROWS = 250_000  # examples per Parquet shard (about 40 MB)
 DAY_MS = 86_400_000
 EPOCH_SQL = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # ranking.training.examples.EPOCH
 EPOCH_S = 946_684_800.0
-# DuckDB's defaults here: a share of the machine's memory, every core; the
-# bench and the worker may set them (TRAINING_ENGINE_MEMORY, _THREADS).
-DEFAULT_MEMORY = "2GB"
 
 
 def _ms(column: str) -> str:
@@ -601,8 +599,8 @@ def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None
     """A DuckDB database file in `work` (so its tables can leave memory),
     with a memory limit, its threads and a directory to spill to."""
     con = duckdb.connect(str(work / "build.duckdb"))
-    con.execute(f"SET memory_limit = '{memory or getattr(settings, 'TRAINING_ENGINE_MEMORY', DEFAULT_MEMORY)}'")
-    con.execute(f"SET threads = {int(threads or getattr(settings, 'TRAINING_ENGINE_THREADS', 0) or _cores())}")
+    con.execute(f"SET memory_limit = '{memory or settings.TRAINING_ENGINE_MEMORY}'")
+    con.execute(f"SET threads = {int(threads or settings.TRAINING_ENGINE_THREADS or _cores())}")
     con.execute(f"SET temp_directory = '{work / 'spill'}'")
     # Order across threads is not needed (rows carry their ids) and costs memory.
     con.execute("SET preserve_insertion_order = false")
@@ -611,8 +609,6 @@ def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
