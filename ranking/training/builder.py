@@ -22,7 +22,7 @@ The reference evaluator (ranking.training.examples) is the definition this
 one is tested equal to, on small worlds.
 """
 
-# ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input
+# ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input (so the nosec B608s)
 import functools
 import io
 import os
@@ -296,7 +296,7 @@ def _as_of_step(
     if asof:
         return name, _as_of_join(keys=keys, queries=queries, reads=reads, events=events, values=values)
     zeros = ", ".join(f"{ZERO} AS {v}" for v in values)
-    read_rows = " UNION ".join(f"SELECT {key_list}, {read} AS ms FROM q" for read in reads)
+    read_rows = " UNION ".join(f"SELECT {key_list}, {read} AS ms FROM q" for read in reads)  # nosec B608
     per_ms = ", ".join(f"SUM({v}) AS {v}" for v in values)
     sums = ", ".join(f"SUM({v}) OVER (PARTITION BY {key_list} ORDER BY ms, side) AS {v}" for v in values)
     value_list = ", ".join(values)
@@ -314,7 +314,7 @@ stream AS (
 ),
 at_read AS (SELECT * FROM (SELECT {key_list}, ms, side, {sums} FROM stream) WHERE side = 0)
 SELECT q.iid, {", ".join(columns)}
-  FROM q {" ".join(joins)}"""
+  FROM q {" ".join(joins)}"""  # nosec B608
     return name, sql
 
 
@@ -340,7 +340,7 @@ WITH q AS ({queries}),
 e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) GROUP BY {key_list}, ms),
 running AS (SELECT {key_list}, ms, {sums} FROM e)
 SELECT q.iid, {", ".join(columns)}
-  FROM q {" ".join(joins)}"""
+  FROM q {" ".join(joins)}"""  # nosec B608
 
 
 def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> list[tuple[str, str]]:
@@ -374,7 +374,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
             "imp",
             f"""SELECT id AS iid, user_id AS viewer, tweet, author, ms AS t, feed_request,
                        {_window_start_sql("ms", AFFINITY_WINDOW)} AS s30, {_window_start_sql("ms", RECENT_WINDOW)} AS s7
-                  FROM events WHERE shown""",
+                  FROM events WHERE shown""",  # nosec B608
         ),
         _as_of(
             "tweet_counts",
@@ -384,7 +384,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
             events=f"""SELECT tweet AS k1, ms, {kind_in([Kind.IMPRESSION])} AS impressions,
                         {kind_in([Kind.LIKE])} AS likes, {kind_in([Kind.REPLY])} AS replies,
                         {kind_in([Kind.RETWEET])} AS retweets, {kind_in(NEGATIVES)} AS negatives,
-                        {dwells} AS dwells, {log_dwell()} AS log_dwell FROM events""",
+                        {dwells} AS dwells, {log_dwell()} AS log_dwell FROM events""",  # nosec B608
             values=["impressions", "likes", "replies", "retweets", "negatives", "dwells", "log_dwell"],
         ),
         _as_of(
@@ -396,7 +396,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                         {kind_in([Kind.LIKE])} AS likes, {kind_in([Kind.REPLY])} AS replies,
                         {kind_in([Kind.RETWEET])} AS retweets, {kind_in(NEGATIVES)} AS negatives,
                         {long_dwell()} AS long_dwells, {dwells} AS dwells, {log_dwell()} AS log_dwell
-                        FROM events""",
+                        FROM events""",  # nosec B608
             values=["impressions", "likes", "replies", "retweets", "negatives", "long_dwells", "dwells", "log_dwell"],
         ),
         # The viewer's own: dwells and the text profile's positive words over the month, activity over the week.
@@ -411,7 +411,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                         {positive("e.")} * COALESCE(w.distinct_words, 0) AS positive_words
                         FROM events e
                         LEFT JOIN (SELECT tweet, COUNT(*) AS distinct_words FROM words GROUP BY tweet) w
-                          ON w.tweet = e.tweet""",
+                          ON w.tweet = e.tweet""",  # nosec B608
             values=["dwells", "log_dwell", "impressions", "actions", "positive_words"],
         ),
         # The author's week (what their tweets received, what they posted) and their followers at t.
@@ -429,7 +429,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                         {ZERO}, {ZERO}, {ONE}, {ZERO} FROM tweets WHERE is_retweet = 0
                       UNION ALL
                       SELECT followee AS k1, ms, {ZERO}, {ZERO}, {ZERO}, {ZERO}, {ZERO}, {ZERO},
-                        CAST(delta AS DOUBLE) FROM follows""",
+                        CAST(delta AS DOUBLE) FROM follows""",  # nosec B608
             values=["impressions", "likes", "negatives", "dwells", "log_dwell", "tweets", "followers"],
         ),
         # Followees who engaged: the likers and retweeters of the tweet in [s30, t), counted when followed at t.
@@ -437,7 +437,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
             "engagers",
             f"""SELECT DISTINCT i.iid, i.viewer, s.user_id AS engager, i.t
                   FROM imp i JOIN events s ON s.tweet = i.tweet AND s.ms >= i.s30 AND s.ms < i.t
-                 WHERE s.kind IN ({_kinds(SOCIAL)})""",
+                 WHERE s.kind IN ({_kinds(SOCIAL)})""",  # nosec B608
         ),
         # Edges as of t, numbered within their impression: 0 (viewer, author), 1 (author, viewer), 2... engagers.
         _as_of(
@@ -446,7 +446,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
             queries=f"""SELECT iid * {PACK} AS iid, viewer AS k1, author AS k2, t FROM imp
                         UNION ALL SELECT iid * {PACK} + 1, author, viewer, t FROM imp
                         UNION ALL SELECT iid * {PACK} + 1 + ROW_NUMBER() OVER (PARTITION BY iid ORDER BY engager),
-                                         viewer, engager, t FROM engagers""",
+                                         viewer, engager, t FROM engagers""",  # nosec B608
             reads=["t"],
             events="SELECT follower AS k1, followee AS k2, ms, CAST(delta AS DOUBLE) AS net FROM follows",
             values=["net"],
@@ -457,7 +457,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                        MAX(CASE WHEN iid % {PACK} = 0 AND net_t > 0 THEN 1 ELSE 0 END) AS follows_author,
                        MAX(CASE WHEN iid % {PACK} = 1 AND net_t > 0 THEN 1 ELSE 0 END) AS author_follows_viewer,
                        SUM(CASE WHEN iid % {PACK} >= 2 AND net_t > 0 THEN 1 ELSE 0 END) AS followees_engaged
-                  FROM edges GROUP BY CAST(FLOOR(iid / {PACK}) AS BIGINT)""",
+                  FROM edges GROUP BY CAST(FLOOR(iid / {PACK}) AS BIGINT)""",  # nosec B608
         ),
         # The text profile: what the viewer reacted to, per word, read at t and at the month's start.
         (
@@ -466,7 +466,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                        {kind_in(NEGATIVES, "e.")} AS negative, {kind_in([Kind.DWELL], "e.")} AS dwells,
                        {log_dwell("e.")} AS log_dwell
                   FROM events e JOIN words w ON w.tweet = e.tweet
-                 WHERE e.kind IN ({_kinds((*ACTIONS, *NEGATIVES, Kind.DWELL))})""",
+                 WHERE e.kind IN ({_kinds((*ACTIONS, *NEGATIVES, Kind.DWELL))})""",  # nosec B608
         ),
         # Only the words the viewer ever reacted to can score: the others add zeros to the mean.
         (
@@ -474,7 +474,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
             f"""SELECT i.iid * {PACK} + ROW_NUMBER() OVER (PARTITION BY i.iid ORDER BY w.word) AS wid, i.iid,
                        i.viewer, w.word, w.n, i.t, i.s30
                   FROM imp i JOIN words w ON w.tweet = i.tweet
-                 WHERE EXISTS (SELECT 1 FROM reaction_words r WHERE r.k1 = i.viewer AND r.k2 = w.word)""",
+                 WHERE EXISTS (SELECT 1 FROM reaction_words r WHERE r.k1 = i.viewer AND r.k2 = w.word)""",  # nosec B608
         ),
         _as_of(
             "word_counts",
@@ -497,7 +497,7 @@ def build_steps(*, dwell_long_ms: int | None = None, asof_join: bool = True) -> 
                     ON c.wid = q.wid
                   JOIN (SELECT iid, positive_words_t - positive_words_s30 AS pw, dwells_t - dwells_s30 AS dw,
                                log_dwell_t - log_dwell_s30 AS ld FROM viewer_counts) v ON v.iid = q.iid
-                 GROUP BY q.iid""",
+                 GROUP BY q.iid""",  # nosec B608
         ),
         ("labels", _labels_sql(long_ms, attribution_ms)),
         ("examples", _examples_sql()),
@@ -512,7 +512,7 @@ def _labels_sql(long_ms: int, attribution_ms: int) -> str:
     return f"""SELECT i.iid, {", ".join(heads)}
                  FROM imp i JOIN events e
                    ON e.user_id = i.viewer AND e.tweet = i.tweet AND e.ms >= i.t AND e.ms < i.t + {attribution_ms}
-                GROUP BY i.iid"""
+                GROUP BY i.iid"""  # nosec B608
 
 
 def _examples_sql() -> str:
@@ -570,7 +570,7 @@ SELECT i.iid, i.viewer, i.author, i.tweet, i.t, i.feed_request, tw.text,
   JOIN author_counts a ON a.iid = i.iid
   LEFT JOIN follow_features f ON f.iid = i.iid
   LEFT JOIN text_features x ON x.iid = i.iid
-  LEFT JOIN labels l ON l.iid = i.iid"""
+  LEFT JOIN labels l ON l.iid = i.iid"""  # nosec B608
 
 
 def _mean(total: str, count: str) -> str:
@@ -616,14 +616,14 @@ def run_duckdb(con, inputs: Path, shards: Path, *, steps: list[tuple[str, str]] 
     """Run the steps on the Parquet `inputs`, write the examples as Parquet
     shards in `shards`; returns how many examples."""
     for name in INPUTS:
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{inputs / name}.parquet')")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{inputs / name}.parquet')")  # nosec B608
     steps = steps or build_steps()
     for name, sql in steps[:-1]:
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
     n = int(con.execute("SELECT COUNT(*) FROM imp").fetchone()[0])
     # Shards by the impression's id: each holds a spread of the window's time.
     con.execute(
-        f"COPY (SELECT *, iid % {n_shards(n)} AS shard FROM ({steps[-1][1]})) TO '{shards}'"
+        f"COPY (SELECT *, iid % {n_shards(n)} AS shard FROM ({steps[-1][1]})) TO '{shards}'"  # nosec B608
         " (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)"
     )
     return n
