@@ -307,7 +307,8 @@ def _as_of_step(
         columns += [f"r{r}.{v} AS {v}_{read}" for v in values]
     sql = f"""
 WITH q AS ({queries}),
-e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) GROUP BY {key_list}, ms),
+e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) x
+       WHERE EXISTS (SELECT 1 FROM q WHERE {_same_keys(keys)}) GROUP BY {key_list}, ms),
 stream AS (
   SELECT {key_list}, ms, 0 AS side, {zeros} FROM ({read_rows})
   UNION ALL SELECT {key_list}, ms, 1 AS side, {value_list} FROM e
@@ -320,6 +321,12 @@ SELECT q.iid, {", ".join(columns)}
 
 ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"  # not 1.0: a DECIMAL literal in both dialects
 PACK = 1_000_000  # sub-rows of one impression (its edges, its words) are iid * PACK + n
+
+
+def _same_keys(keys: list[str]) -> str:
+    """Only the events of keys some query reads: a follow graph of 20 M
+    edges, say, is read for the few pairs impressions ask about."""
+    return " AND ".join(f"q.{k} = x.{k}" for k in keys)
 
 
 def _as_of_join(*, keys: list[str], queries: str, reads: list[str], events: str, values: list[str]) -> str:
@@ -337,7 +344,8 @@ def _as_of_join(*, keys: list[str], queries: str, reads: list[str], events: str,
         columns += [f"COALESCE(r{r}.{v}, {ZERO}) AS {v}_{read}" for v in values]
     return f"""
 WITH q AS ({queries}),
-e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) GROUP BY {key_list}, ms),
+e AS (SELECT {key_list}, ms, {per_ms} FROM ({events}) x
+       WHERE EXISTS (SELECT 1 FROM q WHERE {_same_keys(keys)}) GROUP BY {key_list}, ms),
 running AS (SELECT {key_list}, ms, {sums} FROM e)
 SELECT q.iid, {", ".join(columns)}
   FROM q {" ".join(joins)}"""  # nosec B608
