@@ -613,6 +613,10 @@ def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None
     # Order across threads is not needed (rows carry their ids) and costs memory.
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
+    # Freed memory back to the system between tasks, so the process's resident
+    # size follows the engine's use rather than its high-water mark.
+    con.execute("SET allocator_flush_threshold = '32MB'")
+    con.execute("SET allocator_background_threads = true")
     return con
 
 
