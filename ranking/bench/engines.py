@@ -12,7 +12,6 @@ start).
 """
 
 import json
-import os
 import subprocess  # nosec B404: runs this same Python on our own code
 import sys
 import time
@@ -33,6 +32,7 @@ n = con.execute(
     "SELECT COUNT(*) FROM imp JOIN tweet_counts USING (iid) JOIN pair_counts USING (iid) LEFT JOIN labels USING (iid)"
 ).fetchone()[0]
 print(n)
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")][0])
 """
 
 POLARS_JOB = """
@@ -80,6 +80,7 @@ labels = (
 )
 out = imp.join(t_counts, on="iid").join(p_counts, on="iid").join(labels, on="iid", how="left")
 print(out.height)
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")][0])
 """
 
 
@@ -102,18 +103,20 @@ def _median(rows: list[dict]) -> dict:
 
 
 def _timed_child(job: str, log: Path, threads: int, *args: str) -> dict:
-    """Run `job` in a child process; its wall time and its own peak RSS (wait4)."""
+    """Run `job` in a child process; its wall time and its own peak RSS."""
     began = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603  # nosec B603: this Python, our own code
         [sys.executable, "-c", job, str(log), str(threads), *args],
         stdout=subprocess.PIPE,
     )
     out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status:
-        raise RuntimeError(f"the engine job failed (status {status})")
+    if process.wait():
+        raise RuntimeError(f"the engine job failed (status {process.returncode})")
+    rows, peak_kb = out.split()[-2:]
+    # The child's own peak (VmHWM, in kB), which exec resets: wait4's ru_maxrss
+    # would count this process's size at the fork.
     return {
-        "rows": int(out.split()[-1]),
+        "rows": int(rows),
         "seconds": round(time.perf_counter() - began, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(int(peak_kb) / 1024, 1),
     }

@@ -598,9 +598,24 @@ class BuildReport:
     build_s: float
     shards: int
     engine: str
+    peak_rss_mb: float | None  # this process's, with DuckDB inside it
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory since it started its program
+    (VmHWM, reset by exec, unlike getrusage's ru_maxrss, which a child
+    inherits from its parent's size when it forked)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None = None):
@@ -666,6 +681,7 @@ def build_examples(
         build_s=round(time.perf_counter() - began - export_s, 2),
         shards=len(shard_files(directory / "shards")),
         engine=f"duckdb {duckdb.__version__}",
+        peak_rss_mb=peak_rss_mb(),
     )
 
 
