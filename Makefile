@@ -12,11 +12,15 @@ TEST_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/rank
 BENCH_DB := ranked_feed_bench
 BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
 
+# Its own database: the training benchmark empties it before each run.
+BENCH_TRAINING_DB ?= ranked_feed_training_bench
+BENCH_TRAINING_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_TRAINING_DB)
+
 LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving bench-training evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +30,8 @@ $(VENV)/.runtime: requirements.txt requirements-web.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-web.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-web.txt requirements-dev.txt requirements-spark.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r requirements-spark.txt
 	touch $@ $(VENV)/.runtime
 
 ## run: the app on the embedded default (SQLite, file cache and broker, one worker) at http://127.0.0.1:8000/
@@ -41,6 +45,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bin/ensure-services
 	bin/ensure-browser
+	bin/ensure-java
 	$(TEST_ENV) $(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 ## test-fast: the suite without the tests marked slow (no browser, no worker process, no simulated world), for a quick loop
@@ -121,6 +126,17 @@ evaluate-experiment: bench-db
 ## memory, on PostgreSQL; ARGS=--json prints one JSON object instead (build_p50_ms, build_p50_ms_10x_history, ...)
 bench-ranking: bench-db
 	$(BENCH_ENV) $(BIN)/python manage.py bench_ranking $(ARGS)
+
+## bench-training: the example builder (DuckDB) on 1 M and 10 M synthetic events: build time, peak RSS (DuckDB runs
+## in the build process), examples/s, training time; and a follow graph of 200,000 users x 100 followees; ARGS=--json
+## prints one JSON object (runs, follow_edges_built); ARGS=--compare-engines: DuckDB against Polars on 1 M events.
+## Empties its own database, $(BENCH_TRAINING_DB) (tens of minutes).
+bench-training: $(VENV)/.dev
+	bin/ensure-services
+	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(BENCH_TRAINING_DB)'" | grep -q 1 \
+		|| createdb -h 127.0.0.1 -U postgres $(BENCH_TRAINING_DB)
+	$(BENCH_TRAINING_ENV) $(BIN)/python manage.py migrate --verbosity 0
+	$(BENCH_TRAINING_ENV) $(BIN)/python manage.py bench_training $(ARGS)
 
 ## bench-fanout: a new tweet of an author with 100,000 followers (about half active): time and tasks
 bench-fanout: bench-db

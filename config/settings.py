@@ -282,6 +282,11 @@ TRAIN_MAX_EXAMPLES_PER_USER = env.int("TRAIN_MAX_EXAMPLES_PER_USER", default=500
 # ROC-AUC reaches this (a constant predictor scores 0.5) and its NDCG@10
 # beats the chronological order's (the feed it would replace).
 TRAIN_MIN_LIKE_ROC_AUC = env.float("TRAIN_MIN_LIKE_ROC_AUC", default=0.55)
+# The example builder's engine (DuckDB, in the training worker): its memory
+# limit (past it, joins and windows spill to a temporary directory) and its
+# threads (0: every core the process may use).
+TRAINING_ENGINE_MEMORY = env.str("TRAINING_ENGINE_MEMORY", default="2GB")
+TRAINING_ENGINE_THREADS = env.int("TRAINING_ENGINE_THREADS", default=0)
 # Fan-out marks stale the lists of the followers who read their feed within
 # this window (User.last_feed_at); the others are rebuilt when they come back.
 FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600)

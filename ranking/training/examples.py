@@ -1,8 +1,11 @@
-"""Labelled training examples from the engagement log: the training
-evaluator of the spec (ranking.spec), every impression of a period at once,
-each as of its own time, from sorted arrays of the log and of the follow
-log. `features_as_of` is the same evaluator for any (viewer, tweet, author,
-time) queries: the skew report recomputes served features with it."""
+"""The reference evaluator of the spec (ranking.spec) for training: every
+impression of a period at once, each as of its own time, from sorted arrays
+of the log and of the follow log, in memory. Training builds its examples
+with ranking.training.builder (DuckDB, out of core), which the parity tests
+hold equal to this one on small worlds; `features_as_of` is this evaluator
+for any (viewer, tweet, author, time) queries: the skew report recomputes a
+sample of served features with it. `per_user_cap` and `time_split` are
+shared by both."""
 
 from collections import defaultdict
 from collections.abc import Sequence
@@ -406,10 +409,15 @@ def time_split(examples: Examples, *, validation_share: float) -> tuple[np.ndarr
         raise ValueError("validation_share must be between 0 and 1")
     at = np.asarray(examples.at, dtype=np.float64)
     n = len(at)
-    requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
-    # Impressions logged without a feed request stand alone.
-    keys = np.where(requests == "", np.array([f"\0{i}" for i in range(n)], dtype=object), requests)
-    _, group = np.unique(keys.astype(str), return_inverse=True)
+    if np.asarray(examples.feed_request).dtype.kind in "iu":
+        # Integer codes (ranking.training.builder.ShardIndex), -1 for none: those stand alone.
+        codes = np.asarray(examples.feed_request, dtype=np.int64)
+        _, group = np.unique(np.where(codes < 0, -1 - np.arange(n), codes), return_inverse=True)
+    else:
+        requests = np.array(["" if r is None else str(r) for r in examples.feed_request], dtype=object)
+        # Impressions logged without a feed request stand alone.
+        keys = np.where(requests == "", np.array([f"\0{i}" for i in range(n)], dtype=object), requests)
+        _, group = np.unique(keys.astype(str), return_inverse=True)
     starts = np.full(int(group.max()) + 1 if n else 0, np.inf)
     np.minimum.at(starts, group, at)
     start = starts[group]

@@ -38,7 +38,7 @@ def _dataset(examples: Examples, *, batch_size: int, seed: int, shuffle: bool = 
 
 def fit(
     model: keras.Model,
-    train: Examples,
+    train: Examples | tf.data.Dataset,
     *,
     epochs: int = 4,
     batch_size: int = 512,
@@ -54,7 +54,7 @@ def fit(
     `patience` epochs and the weights of the best epoch are kept: id
     embeddings start memorising after a few passes, and how many depends on
     the size of the log."""
-    if len(train.features) == 0:
+    if isinstance(train, Examples) and len(train.features) == 0:
         raise ValueError("no training examples")
     keras.utils.set_random_seed(seed)
     options = {}
@@ -63,9 +63,8 @@ def fit(
         options["callbacks"] = [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         ]
-    history = model.fit(
-        _dataset(train, batch_size=batch_size, seed=seed), epochs=epochs, shuffle=False, verbose=0, **options
-    )
+    data = _dataset(train, batch_size=batch_size, seed=seed) if isinstance(train, Examples) else train
+    history = model.fit(data, epochs=epochs, shuffle=False, verbose=0, **options)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
@@ -97,5 +96,45 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
         "batch_size": batch_size,
         "n_fit": len(fitted.features),
         "n_early_stopping": len(stopper.features) if stopper else 0,
+        "loss": {name: round(values[best], 6) for name, values in history.items()},
+    }
+
+
+def ranker_fit_shards(
+    *,
+    files: list,
+    fit_iids: np.ndarray,
+    sample: Examples,
+    rates: dict[str, float],
+    stopper: Examples | None,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+):
+    """`ranker_fit` on the builder's shards: the fitting slice `fit_iids`
+    streamed (ranking.training.stream), the preprocessing adapted on
+    `sample` (a random subset of it), each head's bias started at its rate
+    in the whole slice (`rates`), early stopping on `stopper`."""
+    from ranking.training.stream import shard_dataset
+
+    batch_size = _batch_size(len(fit_iids))
+    model = build_model(sample.features, positive_rates=rates, seed=seed)
+    history = fit(
+        model,
+        shard_dataset(files, fit_iids, batch_size=batch_size, seed=seed),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        early_stopping=stopper,
+        patience=EARLY_STOPPING_PATIENCE,
+    )
+    best = int(np.argmin(history["val_loss"])) if "val_loss" in history else len(history["loss"]) - 1
+    return model, {
+        "epochs_run": len(history["loss"]),
+        "best_epoch": best + 1,
+        "max_epochs": epochs,
+        "batch_size": batch_size,
+        "n_fit": len(fit_iids),
+        "n_early_stopping": len(stopper.features) if stopper else 0,
+        "streamed_from_shards": len(files),
         "loss": {name: round(values[best], 6) for name, values in history.items()},
     }

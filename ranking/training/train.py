@@ -8,9 +8,11 @@ Runs in the training worker and the `train_ranker` command (TensorFlow).
 """
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -20,10 +22,18 @@ from ranking.models import ModelVersion
 from ranking.registry import active_version, register, version_activate
 from ranking.serving.scorer import IncompatibleModelError, Scorer
 from ranking.spec import FEATURE_SPEC_VERSION, Examples
+from ranking.training.builder import (
+    build_examples,
+    example_window,
+    read_examples,
+    read_index,
+    shard_files,
+)
 from ranking.training.evaluation import chronological_ndcg, evaluate
-from ranking.training.examples import per_user_cap, time_split, training_examples
+from ranking.training.examples import per_user_cap, time_split
 from ranking.training.export import export_model
-from ranking.training.fit import DEFAULT_EPOCHS, ranker_fit
+from ranking.training.fit import DEFAULT_EPOCHS, EARLY_STOPPING_SHARE, ranker_fit_shards
+from ranking.training.network import positive_rates
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +45,18 @@ MIN_VALIDATION_EXAMPLES = 20
 HEADS_NEEDING_BOTH_CLASSES = ("like",)
 # How a decision not to activate a model unfit to serve begins.
 UNFIT = "not activated, unfit to serve"
+
+
+# The examples the model's preprocessing (normalisation, text vocabulary) is adapted on.
+MODEL_SAMPLE = 200_000
+
+
+def build_training_shards(*, since: datetime | None, until: datetime | None, directory: Path) -> None:
+    """The examples of the window as Parquet shards in `directory`/shards
+    (ranking.training.builder, on DuckDB); none when the window is empty."""
+    window = example_window(since=since, until=until)
+    if window is not None:
+        build_examples(window, directory)
 
 
 class TrainingError(Exception):
@@ -155,29 +177,51 @@ def train_ranker(
 
     Raises TrainingError, registering nothing, when there is too little data
     or the training slice has a single class of likes."""
-    examples = training_examples(since=since, until=until)
-    if len(examples.features) == 0:
-        raise TrainingError("No impressions in the engagement log for this window: nothing to train on yet.")
-    kept = per_user_cap(examples, max_per_user=settings.TRAIN_MAX_EXAMPLES_PER_USER)
-    capped = {
-        "examples_dropped": int((~kept).sum()),
-        "users_capped": len(np.unique(examples.features.viewer_id[~kept])),
-    }
-    if capped["examples_dropped"]:
-        logger.info(
-            "Capped %s viewers at %s examples each: %s examples left out",
-            capped["users_capped"],
-            settings.TRAIN_MAX_EXAMPLES_PER_USER,
-            capped["examples_dropped"],
-        )
-    examples = examples.subset(kept)
-    train_mask, validation_mask = time_split(examples, validation_share=validation_share)
-    train, validation = examples.subset(train_mask), examples.subset(validation_mask)
-    _check(train, validation)
+    with tempfile.TemporaryDirectory(prefix="training-") as work:
+        shards = Path(work) / "shards"
+        build_training_shards(since=since, until=until, directory=Path(work))
+        if not shard_files(shards):
+            raise TrainingError("No impressions in the engagement log for this window: nothing to train on yet.")
+        index = read_index(shards)
+        examples = index.examples
+        kept = per_user_cap(examples, max_per_user=settings.TRAIN_MAX_EXAMPLES_PER_USER)
+        capped = {
+            "examples_dropped": int((~kept).sum()),
+            "users_capped": len(np.unique(examples.features.viewer_id[~kept])),
+        }
+        if capped["examples_dropped"]:
+            logger.info(
+                "Capped %s viewers at %s examples each: %s examples left out",
+                capped["users_capped"],
+                settings.TRAIN_MAX_EXAMPLES_PER_USER,
+                capped["examples_dropped"],
+            )
+        examples, iids = examples.subset(kept), index.iid[kept]
+        train_mask, validation_mask = time_split(examples, validation_share=validation_share)
+        train = examples.subset(train_mask)
+        _check(train, examples.subset(validation_mask))
 
-    began = time.perf_counter()
-    model, fitting = ranker_fit(train=train, epochs=epochs, seed=seed)
-    train_s = time.perf_counter() - began
+        # Only the slices the evaluation and early stopping need are loaded;
+        # the fitting slice is streamed from the shards.
+        fit_mask, stop_mask = time_split(train, validation_share=EARLY_STOPPING_SHARE)
+        if not fit_mask.any():  # one long feed request cannot be cut: no early stopping then
+            fit_mask, stop_mask = np.ones(len(train), bool), np.zeros(len(train), bool)
+        fit_iids = iids[train_mask][fit_mask]
+        sample = np.random.default_rng(seed).choice(fit_iids, min(len(fit_iids), MODEL_SAMPLE), replace=False)
+        validation = read_examples(shards, iids=iids[validation_mask])
+        stopper = read_examples(shards, iids=iids[train_mask][stop_mask]) if stop_mask.any() else None
+
+        began = time.perf_counter()
+        model, fitting = ranker_fit_shards(
+            files=shard_files(shards),
+            fit_iids=fit_iids,
+            sample=read_examples(shards, iids=sample),
+            rates=positive_rates(train.subset(fit_mask)),
+            stopper=stopper,
+            epochs=epochs,
+            seed=seed,
+        )
+        train_s = time.perf_counter() - began
     artifact = export_model(model)
     # Evaluated through the exported artifact: exactly what workers will serve.
     metrics = evaluate(Scorer.from_bytes(artifact).predict(validation.features), validation)

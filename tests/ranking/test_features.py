@@ -9,14 +9,23 @@ from feed.models import Engagement
 from ranking.serving.candidates import Candidate, CandidateSet, candidates_for
 from ranking.serving.features import serving_features
 from ranking.spec import AFFINITY_WINDOW, ATTRIBUTION_WINDOW, COLUMN, NUMERIC_FEATURES, as_of, window_start
+from ranking.training.builder import built_examples
 from ranking.training.examples import features_as_of, training_examples
 from simulator.simulation import simulate
 from tests.factories import UserFactory, follow, tweet
+from tests.ranking.parity import assert_same_examples
 from users import services as user_services
 from users.models import Follow
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+@pytest.fixture(params=["reference", "duckdb"])
+def examples_of(request):
+    """Both training builders: every point-in-time rule below holds for the
+    reference evaluator and for the DuckDB builder alike."""
+    return {"reference": training_examples, "duckdb": built_examples}[request.param]
 
 
 def impression(user, target, at, feed_request=None):
@@ -25,7 +34,7 @@ def impression(user, target, at, feed_request=None):
     )
 
 
-def test_an_engagement_never_leaks_into_the_features_of_its_own_impression():
+def test_an_engagement_never_leaks_into_the_features_of_its_own_impression(examples_of):
     viewer, author = UserFactory.create_batch(2)
     follow(viewer, author)
     posted = tweet(author, "leak test", at=T0 - timedelta(hours=1))
@@ -34,7 +43,7 @@ def test_an_engagement_never_leaks_into_the_features_of_its_own_impression():
     services.like_create(user=viewer, tweet=posted, at=T0)
     services.like_create(user=UserFactory(), tweet=posted, at=T0 + timedelta(seconds=5))
 
-    examples = training_examples()
+    examples = examples_of()
 
     assert len(examples) == 1
     assert examples.labels["like"][0] == 1  # the label sees it...
@@ -47,13 +56,13 @@ def test_an_engagement_never_leaks_into_the_features_of_its_own_impression():
     assert later.column("aff_likes")[0] == 1
 
 
-def test_labels_come_from_the_attribution_window_only():
+def test_labels_come_from_the_attribution_window_only(examples_of):
     viewer, author = UserFactory.create_batch(2)
     posted = tweet(author, "late like", at=T0 - timedelta(hours=1))
     impression(viewer, posted, T0)
     services.like_create(user=viewer, tweet=posted, at=T0 + timedelta(hours=2))
 
-    examples = training_examples(until=T0 + timedelta(minutes=1))
+    examples = examples_of(until=T0 + timedelta(minutes=1))
 
     assert examples.labels["like"].tolist() == [0.0]
 
@@ -81,10 +90,13 @@ def test_serving_features_cost_the_same_few_queries_for_few_or_many_candidates(d
     assert batch.column("follows_author").min() == 1
 
 
-def test_training_and_serving_compute_the_same_features():
+def test_serving_and_both_training_builders_compute_the_same_features():
+    """Three ways, one definition: the serving evaluator on a sample of
+    impressions, the reference builder and the DuckDB builder on all."""
     simulate(users=60, days=2, seed=4, mode="latest", start=T0)
     examples = training_examples()
     assert len(examples) > 300
+    assert_same_examples(built_examples(), examples)
     rng = np.random.default_rng(0)
     for i in rng.choice(len(examples), 25, replace=False):
         viewer, at = int(examples.features.viewer_id[i]), datetime.fromtimestamp(examples.at[i], UTC)
@@ -114,7 +126,7 @@ def training_row(examples, viewer, posted) -> np.ndarray:
     return examples.features.numeric[rows[0]]
 
 
-def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged():
+def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged(examples_of):
     viewer, author, fan, other = UserFactory.create_batch(4)
     for follower, followee in ((viewer, author), (author, viewer), (viewer, fan), (other, author)):
         user_services.follow_create(follower=follower, followee=followee, at=T0 - timedelta(days=2))
@@ -123,10 +135,10 @@ def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged(
     impression(viewer, posted, T0)
     now = T0 + timedelta(days=1)
 
-    before = training_row(training_examples(now=now), viewer, posted).copy()
+    before = training_row(examples_of(now=now), viewer, posted).copy()
     for follower, followee in ((viewer, author), (author, viewer), (viewer, fan), (other, author)):
         user_services.follow_delete(follower=follower, followee=followee, at=T0 + timedelta(minutes=5))
-    after = training_examples(now=now)
+    after = examples_of(now=now)
 
     assert training_row(after, viewer, posted).tolist() == before.tolist()
     features = dict(zip(NUMERIC_FEATURES, before.tolist(), strict=True))
@@ -136,7 +148,7 @@ def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged(
     later = tweet(author, "after the unfollow", at=T0 + timedelta(minutes=10))
     services.like_create(user=fan, tweet=later, at=T0 + timedelta(minutes=11))
     impression(viewer, later, T0 + timedelta(minutes=20))
-    row = dict(zip(NUMERIC_FEATURES, training_row(training_examples(now=now), viewer, later).tolist(), strict=True))
+    row = dict(zip(NUMERIC_FEATURES, training_row(examples_of(now=now), viewer, later).tolist(), strict=True))
     assert [row[name] for name in ("follows_author", "author_follows_viewer", "author_followers")] == [0, 0, 0]
     assert row["followees_engaged"] == 0
     served = serving_features(
@@ -145,7 +157,7 @@ def test_an_unfollow_after_an_impression_leaves_its_training_features_unchanged(
     assert served.numeric[0].tolist() == pytest.approx(list(row.values()))
 
 
-def test_a_refollow_counts_from_its_own_time():
+def test_a_refollow_counts_from_its_own_time(examples_of):
     viewer, author = UserFactory.create_batch(2)
     user_services.follow_create(follower=viewer, followee=author, at=T0 - timedelta(days=1))
     user_services.follow_delete(follower=viewer, followee=author, at=T0 - timedelta(hours=3))
@@ -155,14 +167,14 @@ def test_a_refollow_counts_from_its_own_time():
     impression(viewer, gap, T0 - timedelta(hours=2))
     impression(viewer, back, T0)
 
-    examples = training_examples(now=T0 + timedelta(days=1))
+    examples = examples_of(now=T0 + timedelta(days=1))
 
     assert training_row(examples, viewer, gap)[COLUMN["follows_author"]] == 0
     assert training_row(examples, viewer, back)[COLUMN["follows_author"]] == 1
     assert training_row(examples, viewer, back)[COLUMN["author_followers"]] == 1
 
 
-def test_impressions_whose_attribution_window_is_open_are_not_examples():
+def test_impressions_whose_attribution_window_is_open_are_not_examples(examples_of):
     viewer, author = UserFactory.create_batch(2)
     now = timezone.now()
     settled = tweet(author, "settled", at=now - timedelta(hours=3))
@@ -171,15 +183,15 @@ def test_impressions_whose_attribution_window_is_open_are_not_examples():
     impression(viewer, recent, now - ATTRIBUTION_WINDOW + timedelta(minutes=1))
     services.like_create(user=viewer, tweet=recent, at=now - timedelta(minutes=50))
 
-    for examples in (training_examples(), training_examples(until=now + timedelta(days=1))):
+    for examples in (examples_of(), examples_of(until=now + timedelta(days=1))):
         assert examples.features.text.tolist() == ["settled"]
     # Given a later "now", the same impression is settled and labelled.
-    later = training_examples(now=now + ATTRIBUTION_WINDOW)
+    later = examples_of(now=now + ATTRIBUTION_WINDOW)
     assert training_row(later, viewer, recent)[COLUMN["tweet_likes"]] == 0
     assert later.labels["like"][later.features.text == "still open"].tolist() == [1.0]
 
 
-def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window_of_whole_days():
+def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window_of_whole_days(examples_of):
     viewer, author, old_fan, new_fan = UserFactory.create_batch(4)
     for fan in (old_fan, new_fan):
         user_services.follow_create(follower=viewer, followee=fan, at=T0 - timedelta(days=90))
@@ -193,7 +205,7 @@ def test_both_evaluators_count_a_tweets_engagements_over_the_affinity_window_of_
     services.engagements_log(user=old_fan, events=[dwell], at=start - timedelta(minutes=1))
     impression(viewer, posted, T0)
 
-    row = training_row(training_examples(since=T0 - timedelta(days=1), now=T0 + timedelta(days=1)), viewer, posted)
+    row = training_row(examples_of(since=T0 - timedelta(days=1), now=T0 + timedelta(days=1)), viewer, posted)
     served = serving_features(
         candidate_set=CandidateSet(viewer.pk, frozenset([old_fan.pk, new_fan.pk]), [candidate(posted)]), at=T0
     )

@@ -13,10 +13,13 @@ from feed import services
 from feed.models import Engagement, FeedRequest, ServedItem, Tweet
 from ranking.serving.pipeline import feed_build
 from ranking.spec import COLUMN, FEATURE_SPEC_FINGERPRINT, NUMERIC_FEATURES, as_of
+from ranking.training.builder import built_examples
+from ranking.training.examples import training_examples
 from ranking.training.skew import feature_skew
 from simulator.models import World
 from simulator.simulation import Simulation, simulate
 from tests.factories import UserFactory, tweet
+from tests.ranking.parity import assert_same_examples
 from users import services as user_services
 from users.models import Follow, FollowEvent, User
 
@@ -119,8 +122,9 @@ def test_the_command_says_when_nothing_was_served_under_this_spec(db, capsys):
 
 @pytest.mark.slow
 def test_no_skew_on_a_simulated_world_with_unfollows_deleted_tweets_and_events_at_one_instant(active_model):
-    """Two ranked days of a simulated world, its feeds built at simulated
-    times as Simulation.serve builds them; between the days, people unfollow
+    """Serving, the reference builder and the DuckDB builder agree. Two
+    ranked days of a simulated world, its feeds built at simulated times as
+    Simulation.serve builds them; between the days, people unfollow
     authors they were served, re-follow, and tweets served on the first day
     are deleted; on the second, other events share the instant (and the
     millisecond) of feed builds."""
@@ -175,3 +179,7 @@ def test_no_skew_on_a_simulated_world_with_unfollows_deleted_tweets_and_events_a
         kind="like", created_at__in=[at for at, _, _ in simulation.sessions_of_day(1)]
     ).exists()
     assert FeedRequest.objects.filter(mode="ranked", built_at__gte=between).exists()
+    # The third way: the DuckDB builder gives the reference's examples of this world.
+    reference = training_examples()
+    assert len(reference) > 300
+    assert_same_examples(built_examples(), reference)

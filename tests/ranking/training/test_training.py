@@ -16,8 +16,9 @@ from ranking.serving.scorer import Scorer
 from ranking.spec import FEATURE_SPEC_VERSION, Examples
 from ranking.tasks import train_ranker_task
 from ranking.training import train as training
+from ranking.training.builder import write_examples
 from ranking.training.export import export_model
-from ranking.training.fit import fit
+from ranking.training.fit import fit, ranker_fit
 from ranking.training.network import build_model, positive_rates
 from ranking.training.synthetic import synthetic_examples
 from simulator.simulation import simulate
@@ -38,7 +39,11 @@ def log_holds(monkeypatch):
     ranking.training.examples would build them from it)."""
 
     def use(examples: Examples) -> None:
-        monkeypatch.setattr(training, "training_examples", lambda *, since=None, until=None: examples)
+        monkeypatch.setattr(
+            training,
+            "build_training_shards",
+            lambda *, since, until, directory: write_examples(examples, directory / "shards"),
+        )
 
     return use
 
@@ -202,7 +207,7 @@ def test_an_active_model_that_cannot_be_loaded_is_replaced(examples):
 def test_one_long_feed_request_trains_without_early_stopping(examples):
     one_request = examples.subset(np.arange(300))
     one_request = Examples(one_request.features, one_request.labels, np.full(300, "r", dtype=object), one_request.at)
-    _, summary = training.ranker_fit(train=one_request, epochs=1)
+    _, summary = ranker_fit(train=one_request, epochs=1)
     assert summary["n_fit"] == 300
     assert summary["n_early_stopping"] == 0
     assert summary["best_epoch"] == 1

@@ -1,0 +1,54 @@
+"""The out-of-core example builder (DuckDB): its shards, its limits. Its
+parity with the reference evaluator and serving is tested in
+tests/ranking/test_features.py and test_skew.py."""
+
+import json
+from datetime import UTC, datetime
+
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import CommandError, call_command
+
+from ranking.spec import HEADS, NUMERIC_FEATURES
+from ranking.training import builder
+from ranking.training.builder import build_examples, built_examples, example_window, read_examples
+from ranking.training.examples import training_examples
+from simulator.simulation import simulate
+from tests.ranking.parity import assert_same_examples
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+def test_an_empty_log_builds_no_examples():
+    assert example_window() is None
+    assert len(built_examples()) == 0
+
+
+def test_the_examples_are_written_in_shards_within_the_engines_limits(tmp_path, monkeypatch):
+    simulate(users=30, days=1, seed=2, mode="latest", start=T0)
+    monkeypatch.setattr(builder, "SHARD_ROWS", 100)  # small shards, to have several
+
+    report = build_examples(example_window(), tmp_path, memory="256MB", threads=1)
+
+    files = builder.shard_files(tmp_path / "shards")
+    assert report.shards == len(files) > 1
+    assert report.examples == sum(pq.read_metadata(f).num_rows for f in files)
+    assert set(pq.read_schema(files[0]).names) >= {*NUMERIC_FEATURES, *(f"label_{h}" for h in HEADS), "text"}
+    assert report.exported["events"] > report.examples
+    assert_same_examples(read_examples(tmp_path / "shards"), training_examples())
+    assert not (tmp_path / "build.duckdb").exists()
+
+
+def test_the_command_builds_the_shards_or_says_why_not(tmp_path, capsys):
+    with pytest.raises(CommandError, match="nothing to build"):
+        call_command("build_examples", "--directory", str(tmp_path))
+    simulate(users=20, days=1, seed=3, mode="latest", start=T0)
+
+    call_command("build_examples", "--directory", str(tmp_path), "--json", "--memory", "256MB", "--threads", "1")
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["examples"] == len(training_examples()) > 0
+    assert report["engine"].startswith("duckdb")
+    assert report["peak_rss_mb"] > 50  # this process's, with the engine in it
+    assert len(read_examples(tmp_path / "shards")) == report["examples"]
