@@ -88,16 +88,9 @@ def ranker_fit(*, train: Examples, epochs: int = DEFAULT_EPOCHS, seed: int = 0):
         early_stopping=stopper,
         patience=EARLY_STOPPING_PATIENCE,
     )
-    best = int(np.argmin(history["val_loss"])) if "val_loss" in history else len(history["loss"]) - 1
-    return model, {
-        "epochs_run": len(history["loss"]),
-        "best_epoch": best + 1,
-        "max_epochs": epochs,
-        "batch_size": batch_size,
-        "n_fit": len(fitted.features),
-        "n_early_stopping": len(stopper.features) if stopper else 0,
-        "loss": {name: round(values[best], 6) for name, values in history.items()},
-    }
+    return model, _fit_report(
+        history, epochs=epochs, batch_size=batch_size, n_fit=len(fitted.features), stopper=stopper
+    )
 
 
 def ranker_fit_shards(
@@ -127,14 +120,19 @@ def ranker_fit_shards(
         early_stopping=stopper,
         patience=EARLY_STOPPING_PATIENCE,
     )
+    report = _fit_report(history, epochs=epochs, batch_size=batch_size, n_fit=len(fit_iids), stopper=stopper)
+    return model, {**report, "streamed_from_shards": len(files)}
+
+
+def _fit_report(history: dict, *, epochs: int, batch_size: int, n_fit: int, stopper) -> dict:
+    """What a fit did, for the version's metrics: its epochs, the best one and its losses."""
     best = int(np.argmin(history["val_loss"])) if "val_loss" in history else len(history["loss"]) - 1
-    return model, {
+    return {
         "epochs_run": len(history["loss"]),
         "best_epoch": best + 1,
         "max_epochs": epochs,
         "batch_size": batch_size,
-        "n_fit": len(fit_iids),
+        "n_fit": n_fit,
         "n_early_stopping": len(stopper.features) if stopper else 0,
-        "streamed_from_shards": len(files),
         "loss": {name: round(values[best], 6) for name, values in history.items()},
     }
