@@ -53,7 +53,9 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if self.method in UNSAFE_METHODS:
             codes["403"] = "Not allowed."
             codes["429"] = "Too many requests: retry after `Retry-After` seconds."
-        if has_path_params or "cursor" in query:  # a path naming nothing, or a list's stale cursor
+        # A path naming nothing, or a stale cursor of DRF's pagination (the
+        # feed's own cursor is a 400).
+        if has_path_params or ("cursor" in query and getattr(self.view, "pagination_class", None)):
             codes["404"] = "Not found."
         responses = operation["responses"]
         if query:

@@ -47,7 +47,7 @@ def test_the_synthetic_log_is_skewed_and_consistent_with_the_tables():
     # Every kind of reaction, some at the very instant of their impression, a few after the attribution window.
     assert set(Engagement.objects.values_list("kind", flat=True)) == set(Engagement.Kind.values)
     # The tables take ordinary writes afterwards: the id sequences were moved past the rows written.
-    assert User.objects.create(username="after-the-synth").pk > max(counted)
+    assert User.objects.create(username="after_the_synth").pk > max(counted)
     assert Tweet.objects.create(author_id=min(counted), text="after").pk == Tweet.objects.order_by("-pk")[0].pk
 
 
