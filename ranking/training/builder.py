@@ -4,8 +4,9 @@ as SQL on a data engine, out of core, in bounded memory.
 Three steps:
 1. `export_log` copies the window of the log out of PostgreSQL into Parquet
    files, a chunk at a time (psycopg's COPY ... TO STDOUT into pyarrow), so
-   neither this process nor the engine ever holds the log in Python objects.
-   Tweets are tokenised here, by the same `tokens` the features use.
+   neither this process nor the engine ever holds the log in Python objects
+   (the embedded SQLite, which has no COPY, goes through the ORM a chunk at
+   a time). Tweets are tokenised here, by the same `tokens` the features use.
 2. `STEPS` compute the spec's point-in-time features and labels as SQL
    written once in DuckDB's dialect: every windowed count is a running sum
    over one stream per key (the events, and the impressions as queries
@@ -25,12 +26,13 @@ one is tested equal to, on small worlds.
 # ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input (so the nosec B608s)
 import functools
 import io
+import itertools
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from feed.models import Engagement, Tweet
@@ -63,7 +65,6 @@ from ranking.spec import (
 from users.models import FollowEvent
 
 EXPORT_CHUNK_BYTES = 32 * 1024 * 1024  # of CSV from PostgreSQL per Parquet row group
-TWEET_CHUNK_ROWS = 100_000
 SHARD_ROWS = 250_000  # examples per Parquet shard (about 40 MB)
 DAY_MS = 86_400_000
 EPOCH_SQL = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # ranking.training.examples.EPOCH
@@ -73,10 +74,6 @@ EPOCH_S = 946_684_800.0
 def _ms(column: str) -> str:
     """SQL: a timestamptz column as whole milliseconds since EPOCH, rounded down."""
     return f"FLOOR(EXTRACT(EPOCH FROM {column} - {EPOCH_SQL}) * 1000)::bigint"
-
-
-def _us(column: str) -> str:
-    return f"FLOOR(EXTRACT(EPOCH FROM {column} - {EPOCH_SQL}) * 1000000)::bigint"
 
 
 @dataclass(frozen=True)
@@ -162,35 +159,92 @@ def _copy_to_parquet(sql: str, params: list, schema: pa.Schema, path: Path) -> i
     return rows
 
 
-def export_log(window: Window, directory: Path) -> dict[str, int]:
+def export_log(window: Window, directory: Path, *, copy: bool | None = None) -> dict[str, int]:
     """Parquet files of what the examples of `window` read: the log's events
     from the start of the first impression's affinity window to the end of
     the last one's attribution window (`events`), the follow log before its
     end (`follows`), and every tweet with its words (`tweets`, `words`).
-    Returns the rows written per file."""
+    Returns the rows written per file. On PostgreSQL (`copy`, the default
+    there) the log leaves by COPY; elsewhere (the embedded SQLite) through
+    the ORM, a chunk at a time, as the same rows."""
     directory.mkdir(parents=True, exist_ok=True)
-    engagement, tweet = Engagement._meta.db_table, Tweet._meta.db_table
-    counts = {
-        "events": _copy_to_parquet(
-            f"""SELECT e.id, e.user_id, e.tweet_id, t.author_id, e.kind, COALESCE(e.dwell_ms, 0),
-                       {_ms("e.created_at")}, COALESCE(e.feed_request_id::text, ''),
-                       e.kind = 'impression' AND e.created_at >= %s AND e.created_at < %s
-                  FROM {engagement} e JOIN {tweet} t ON t.id = e.tweet_id
-                 WHERE e.created_at >= %s AND e.created_at < %s""",  # nosec B608: table names
-            [window.since, window.until, window.log_since, window.log_until],
-            EVENTS_SCHEMA,
-            directory / "events.parquet",
-        ),
-        "follows": _copy_to_parquet(
-            f"""SELECT follower_id, followee_id, CASE WHEN kind = %s THEN 1 ELSE -1 END, {_ms("created_at")}
-                  FROM {FollowEvent._meta.db_table} WHERE created_at < %s""",  # nosec B608
-            [FollowEvent.Kind.FOLLOW.value, window.until],
-            FOLLOWS_SCHEMA,
-            directory / "follows.parquet",
-        ),
-    }
+    if copy is None:
+        copy = connection.vendor == "postgresql"
+    events, follows = directory / "events.parquet", directory / "follows.parquet"
+    if copy:
+        engagement, tweet = Engagement._meta.db_table, Tweet._meta.db_table
+        counts = {
+            "events": _copy_to_parquet(
+                f"""SELECT e.id, e.user_id, e.tweet_id, t.author_id, e.kind, COALESCE(e.dwell_ms, 0),
+                           {_ms("e.created_at")}, COALESCE(e.feed_request_id::text, ''),
+                           e.kind = 'impression' AND e.created_at >= %s AND e.created_at < %s
+                      FROM {engagement} e JOIN {tweet} t ON t.id = e.tweet_id
+                     WHERE e.created_at >= %s AND e.created_at < %s""",  # nosec B608: table names
+                [window.since, window.until, window.log_since, window.log_until],
+                EVENTS_SCHEMA,
+                events,
+            ),
+            "follows": _copy_to_parquet(
+                f"""SELECT follower_id, followee_id, CASE WHEN kind = %s THEN 1 ELSE -1 END, {_ms("created_at")}
+                      FROM {FollowEvent._meta.db_table} WHERE created_at < %s""",  # nosec B608
+                [FollowEvent.Kind.FOLLOW.value, window.until],
+                FOLLOWS_SCHEMA,
+                follows,
+            ),
+        }
+    else:
+        counts = {
+            "events": _rows_to_parquet(_event_rows(window), EVENTS_SCHEMA, events),
+            "follows": _rows_to_parquet(_follow_rows(window), FOLLOWS_SCHEMA, follows),
+        }
     counts.update(_export_tweets(directory))
     return counts
+
+
+EPOCH_AT = datetime(2000, 1, 1, tzinfo=UTC)
+MS, US = timedelta(milliseconds=1), timedelta(microseconds=1)
+ORM_CHUNK_ROWS = 100_000
+
+
+def _since_epoch(at: datetime, unit: timedelta) -> int:
+    """Whole units since EPOCH, rounded down (exactly as `_ms` and `_us`)."""
+    return (at - EPOCH_AT) // unit
+
+
+def _event_rows(window: Window) -> Iterator[tuple]:
+    rows = (
+        Engagement.objects.filter(created_at__gte=window.log_since, created_at__lt=window.log_until)
+        .values_list(
+            "id", "user_id", "tweet_id", "tweet__author_id", "kind", "dwell_ms", "created_at", "feed_request_id"
+        )
+        .iterator(chunk_size=ORM_CHUNK_ROWS)
+    )
+    for id_, user, tweet, author, kind, dwell, at, feed_request in rows:
+        shown = kind == Kind.IMPRESSION.value and window.since <= at < window.until
+        yield id_, user, tweet, author, kind, dwell or 0, _since_epoch(at, MS), str(feed_request or ""), shown
+
+
+def _follow_rows(window: Window) -> Iterator[tuple]:
+    rows = (
+        FollowEvent.objects.filter(created_at__lt=window.until)
+        .values_list("follower_id", "followee_id", "kind", "created_at")
+        .iterator(chunk_size=ORM_CHUNK_ROWS)
+    )
+    for follower, followee, kind, at in rows:
+        yield follower, followee, 1 if kind == FollowEvent.Kind.FOLLOW.value else -1, _since_epoch(at, MS)
+
+
+def _rows_to_parquet(rows: Iterator[tuple], schema: pa.Schema, path: Path) -> int:
+    """Rows (tuples in the schema's order) into one Parquet file, a row group per ORM_CHUNK_ROWS."""
+    written = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        while chunk := list(itertools.islice(rows, ORM_CHUNK_ROWS)):
+            columns = zip(*chunk, strict=True)
+            writer.write_table(
+                pa.table([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+            )
+            written += len(chunk)
+    return written
 
 
 TWEETS_SCHEMA = pa.schema(
@@ -211,29 +265,25 @@ WORDS_SCHEMA = pa.schema([("tweet", pa.int64()), ("word", pa.string()), ("n", pa
 def _export_tweets(directory: Path) -> dict[str, int]:
     """Tweets, with their words as `tokens` splits them (a word's `n` is how
     often it occurs: a text's match is a mean over its words with repeats)."""
-    sql = f"""SELECT id, author_id, {_us("created_at")}, (reply_to_id IS NOT NULL)::int,
-                     (retweet_of_id IS NOT NULL)::int, text
-                FROM {Tweet._meta.db_table}"""  # nosec B608: a model's table name
+    rows = Tweet.objects.values_list("id", "author_id", "created_at", "reply_to_id", "retweet_of_id", "text").iterator(
+        chunk_size=ORM_CHUNK_ROWS
+    )
     n_tweets = n_words = 0
     with (
-        transaction.atomic(),  # a server-side cursor lives in a transaction
-        connection.connection.cursor(name="tweets_export") as cursor,
         pq.ParquetWriter(directory / "tweets.parquet", TWEETS_SCHEMA) as tweets_out,
         pq.ParquetWriter(directory / "words.parquet", WORDS_SCHEMA) as words_out,
     ):
-        cursor.itersize = TWEET_CHUNK_ROWS
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(TWEET_CHUNK_ROWS):
-            ids, authors, created, reply, retweet, texts = zip(*rows, strict=True)
+        while chunk := list(itertools.islice(rows, ORM_CHUNK_ROWS)):
+            ids, authors, created_at, reply_to, retweet_of, texts = zip(*chunk, strict=True)
             words = [tokens(text) for text in texts]
             tweets_out.write_table(
                 pa.table(
                     [
                         pa.array(ids, pa.int64()),
                         pa.array(authors, pa.int64()),
-                        pa.array(created, pa.int64()),
-                        pa.array(reply, pa.int64()),
-                        pa.array(retweet, pa.int64()),
+                        pa.array([_since_epoch(at, US) for at in created_at], pa.int64()),
+                        pa.array([int(r is not None) for r in reply_to], pa.int64()),
+                        pa.array([int(r is not None) for r in retweet_of], pa.int64()),
                         pa.array([len(text) for text in texts], pa.int64()),
                         pa.array([len(w) for w in words], pa.int64()),
                         pa.array(texts, pa.string()),
@@ -248,7 +298,7 @@ def _export_tweets(directory: Path) -> dict[str, int]:
                     word.append(w)
                     count.append(n)
             words_out.write_table(pa.table([word_tweet, word, count], schema=WORDS_SCHEMA))
-            n_tweets += len(rows)
+            n_tweets += len(chunk)
             n_words += len(word)
     return {"tweets": n_tweets, "words": n_words}
 

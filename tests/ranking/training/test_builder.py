@@ -3,7 +3,7 @@ parity with the reference evaluator and serving is tested in
 tests/ranking/test_features.py and test_skew.py."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +15,8 @@ from ranking.training.builder import build_examples, built_examples, example_win
 from ranking.training.examples import training_examples
 from simulator.simulation import simulate
 from tests.ranking.parity import assert_same_examples
+from users.models import Follow
+from users.services import follow_delete
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -52,3 +54,26 @@ def test_the_command_builds_the_shards_or_says_why_not(tmp_path, capsys):
     assert report["engine"].startswith("duckdb")
     assert report["peak_rss_mb"] > 50  # this process's, with the engine in it
     assert len(read_examples(tmp_path / "shards")) == report["examples"]
+
+
+def test_the_export_through_the_orm_gives_the_rows_copy_gives(tmp_path):
+    """The embedded SQLite has no COPY: its export takes the ORM path, which
+    must write the very rows PostgreSQL's COPY does (times rounded alike,
+    impressions outside the window not shown, unfollows as -1)."""
+    simulate(users=30, days=2, seed=4, mode="latest", start=T0)
+    edge = Follow.objects.first()
+    follow_delete(follower=edge.follower, followee=edge.followee, at=T0 + timedelta(hours=30, microseconds=999))
+    whole = example_window()
+    window = builder.Window(whole.since + (whole.until - whole.since) / 3, whole.until)
+
+    by_copy = builder.export_log(window, tmp_path / "copy", copy=True)
+    by_orm = builder.export_log(window, tmp_path / "orm", copy=False)
+
+    assert by_orm == by_copy
+    for name in builder.INPUTS:
+        copied, read = (pq.read_table(tmp_path / way / f"{name}.parquet") for way in ("copy", "orm"))
+        order = [(column, "ascending") for column in copied.column_names]
+        assert read.sort_by(order).equals(copied.sort_by(order)), name
+    events = pq.read_table(tmp_path / "orm" / "events.parquet").to_pydict()
+    assert 0 < sum(events["shown"]) < events["kind"].count("impression")
+    assert -1 in pq.read_table(tmp_path / "orm" / "follows.parquet").column("delta").to_pylist()
