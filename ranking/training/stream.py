@@ -63,9 +63,13 @@ def shard_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    # The number of batches is known (every iid is in one shard): said, so
+    # Keras counts an epoch's steps instead of warning when the stream ends.
+    batches = -(-len(iids) // batch_size)
     return (
         dataset.unbatch()
         .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
+        .apply(tf.data.experimental.assert_cardinality(batches))
         .prefetch(tf.data.AUTOTUNE)
     )
