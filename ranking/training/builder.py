@@ -649,6 +649,7 @@ class BuildReport:
     shards: int
     engine: str
     peak_rss_mb: float | None  # this process's, with DuckDB inside it
+    step_s: dict[str, float]  # seconds per step of the engine's part, in order
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -689,20 +690,28 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def run_duckdb(con, inputs: Path, shards: Path, *, steps: list[tuple[str, str]] | None = None) -> int:
+def run_duckdb(
+    con, inputs: Path, shards: Path, *, steps: list[tuple[str, str]] | None = None, timings: dict | None = None
+) -> int:
     """Run the steps on the Parquet `inputs`, write the examples as Parquet
-    shards in `shards`; returns how many examples."""
+    shards in `shards`; returns how many examples. Each step's seconds go
+    into `timings` (the last, `examples`, includes writing the shards)."""
     for name in INPUTS:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{inputs / name}.parquet')")  # nosec B608
     steps = steps or build_steps()
+    timings = {} if timings is None else timings
     for name, sql in steps[:-1]:
+        began = time.perf_counter()
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+        timings[name] = round(time.perf_counter() - began, 2)
     n = int(con.execute("SELECT COUNT(*) FROM imp").fetchone()[0])
     # Shards by the impression's id: each holds a spread of the window's time.
+    began = time.perf_counter()
     con.execute(
         f"COPY (SELECT *, iid % {n_shards(n)} AS shard FROM ({steps[-1][1]})) TO '{shards}'"  # nosec B608
         " (FORMAT parquet, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)"
     )
+    timings[steps[-1][0]] = round(time.perf_counter() - began, 2)
     return n
 
 
@@ -719,8 +728,9 @@ def build_examples(
     exported = export_log(window, directory / "log")
     export_s = time.perf_counter() - began
     con = duckdb_connect(directory, memory=memory, threads=threads)
+    step_s: dict[str, float] = {}
     try:
-        n = run_duckdb(con, directory / "log", directory / "shards")
+        n = run_duckdb(con, directory / "log", directory / "shards", timings=step_s)
     finally:
         con.close()
     (directory / "build.duckdb").unlink(missing_ok=True)
@@ -732,6 +742,7 @@ def build_examples(
         shards=len(shard_files(directory / "shards")),
         engine=f"duckdb {duckdb.__version__}",
         peak_rss_mb=peak_rss_mb(),
+        step_s=step_s,
     )
 
 

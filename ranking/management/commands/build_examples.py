@@ -25,5 +25,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"{report.examples:,} examples in {report.shards} shards under {directory}/shards: export "
-            f"{report.export_s:.1f} s, build {report.build_s:.1f} s ({report.engine})"
+            f"{report.export_s:.1f} s, build {report.build_s:.1f} s ({report.engine})\n"
+            f"steps: {', '.join(f'{name} {seconds:.1f} s' for name, seconds in report.step_s.items())}"
         )

@@ -53,6 +53,7 @@ def test_the_command_builds_the_shards_or_says_why_not(tmp_path, capsys):
     assert report["examples"] == len(training_examples()) > 0
     assert report["engine"].startswith("duckdb")
     assert report["peak_rss_mb"] > 50  # this process's, with the engine in it
+    assert list(report["step_s"]) == [name for name, _ in builder.build_steps()]
     assert len(read_examples(tmp_path / "shards")) == report["examples"]
 
 
