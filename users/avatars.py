@@ -100,9 +100,11 @@ def avatar_delete(*, user: User) -> User:
 
 
 def initials(username: str) -> str:
-    """Up to two letters: of the first two parts of a snake_case name, else its first."""
+    """Up to two letters: of the first two parts of a snake_case name that
+    begin with one (`grace_1906` is G, not G1), else its first character."""
     parts = [part for part in username.split("_") if part] or [username]
-    return "".join(part[0] for part in parts[:2]).upper()
+    worded = [part for part in parts if part[0].isalpha()][:2] or parts[:1]
+    return "".join(part[0] for part in worded).upper()
 
 
 def default_svg(username: str) -> str:

@@ -250,6 +250,8 @@ def test_the_generated_avatar_is_initials_on_a_colour_of_the_name(client):
     assert avatars.default_svg("bob") != svg
     assert avatars.initials("x") == "X"
     assert avatars.initials("_") == "_"
+    assert avatars.initials("grace_04598") == "G"
+    assert avatars.initials("_1_2") == "1"
 
 
 def test_cards_and_lists_carry_avatars_without_a_query_per_item(api, media, django_assert_num_queries):
