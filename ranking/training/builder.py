@@ -30,7 +30,7 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +46,7 @@ from django.db import connection
 from django.utils import timezone
 
 from feed.models import Engagement, Tweet
+from ranking.serving.features import empty_batch
 from ranking.serving.text import tokens
 from ranking.spec import (
     ACTIONS,
@@ -845,6 +846,44 @@ def write_examples(examples: Examples, shards: Path) -> None:
 def iter_shards(shards: Path) -> Iterator[Examples]:
     for path in shard_files(shards):
         yield examples_from_table(pq.read_table(path))
+
+
+def features_as_of(
+    *, viewer: Sequence[int], tweet: Sequence[int], author: Sequence[int], at: Sequence[datetime]
+) -> FeatureBatch:
+    """The builder's features of any (viewer, tweet, author) queries, each as
+    of its own time `at` (whole milliseconds, as training counts): what
+    training computes for an impression of that tweet by that viewer then.
+    The same steps, with the queries in place of the log's impressions, on
+    an export of what they read, in a temporary directory: memory stays the
+    engine's, whatever the size of the log (the skew report's recomputation)."""
+    if not len(at):
+        return empty_batch()
+    queries = pa.table(
+        {
+            "iid": pa.array(range(len(at)), pa.int64()),
+            "viewer": pa.array(viewer, pa.int64()),
+            "tweet": pa.array(tweet, pa.int64()),
+            "author": pa.array(author, pa.int64()),
+            "t": pa.array([_since_epoch(moment, MS) for moment in at], pa.int64()),
+        }
+    )
+    imp = f"""SELECT iid, viewer, tweet, author, t, '' AS feed_request,
+                     {_window_start_sql("t", AFFINITY_WINDOW)} AS s30, {_window_start_sql("t", RECENT_WINDOW)} AS s7
+                FROM queries"""  # nosec B608
+    with tempfile.TemporaryDirectory(prefix="features-") as work:
+        work = Path(work)
+        export_log(Window(min(at), max(at) + MS), work / "log")
+        con = duckdb_connect(work)
+        try:
+            con.register("queries", queries)
+            run_duckdb(con, work / "log", work / "shards", steps=[("imp", imp), *build_steps()[1:]])
+        finally:
+            con.close()
+        built = read_examples(work / "shards")
+    if len(built) != len(at):
+        raise ValueError("a query's tweet is not in the log")
+    return built.features
 
 
 def built_examples(

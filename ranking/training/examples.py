@@ -3,9 +3,9 @@ impression of a period at once, each as of its own time, from sorted arrays
 of the log and of the follow log, in memory. Training builds its examples
 with ranking.training.builder (DuckDB, out of core), which the parity tests
 hold equal to this one on small worlds; `features_as_of` is this evaluator
-for any (viewer, tweet, author, time) queries: the skew report recomputes a
-sample of served features with it. `per_user_cap` and `time_split` are
-shared by both."""
+for any (viewer, tweet, author, time) queries, which the parity tests hold
+equal to serving's and to the builder's. `per_user_cap` and `time_split`
+are used by training."""
 
 from collections import defaultdict
 from collections.abc import Sequence

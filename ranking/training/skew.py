@@ -1,7 +1,8 @@
 """Training-serving skew, measured on what was served: for a sample of
 served ranked items, the feature row the ranker scored (ServedItem.features)
-against the training evaluator's recomputation for the same viewer, tweet
-and author as of the same time (its feed request's built_at).
+against training's recomputation by the example builder (DuckDB) for the
+same viewer, tweet and author as of the same time (its feed request's
+built_at).
 
 Zero skew means the model is served exactly the inputs it was trained on.
 A difference names a feature whose two evaluators disagree (a window, a
@@ -15,7 +16,7 @@ import numpy as np
 
 from feed.models import ServedItem
 from ranking.spec import FEATURE_SPEC_FINGERPRINT, FEATURE_SPEC_VERSION, NUMERIC_FEATURES
-from ranking.training.examples import features_as_of
+from ranking.training.builder import features_as_of
 
 # float32 keeps about 7 significant digits, and the two evaluators sum in
 # different orders: differences within these are rounding, not skew.

@@ -9,6 +9,7 @@ from feed.models import Engagement
 from ranking.serving.candidates import Candidate, CandidateSet, candidates_for
 from ranking.serving.features import serving_features
 from ranking.spec import AFFINITY_WINDOW, ATTRIBUTION_WINDOW, COLUMN, NUMERIC_FEATURES, as_of, window_start
+from ranking.training import builder
 from ranking.training.builder import built_examples
 from ranking.training.examples import features_as_of, training_examples
 from simulator.simulation import simulate
@@ -228,11 +229,14 @@ def test_an_event_in_the_build_times_millisecond_counts_in_neither_evaluator():
     served = serving_features(
         candidate_set=CandidateSet(viewer.pk, frozenset([author.pk]), [candidate(posted)]), at=as_of(build)
     )
-    trained = features_as_of(viewer=[viewer.pk], tweet=[posted.pk], author=[author.pk], at=[as_of(build)])
+    query = {"viewer": [viewer.pk], "tweet": [posted.pk], "author": [author.pk], "at": [as_of(build)]}
+    trained = features_as_of(**query)
+    built = builder.features_as_of(**query)
 
     # Only the like of the millisecond before counts; the build's own millisecond is in neither.
     assert served.column("tweet_likes").tolist() == trained.column("tweet_likes").tolist() == [1]
     assert served.numeric.tolist() == trained.numeric.tolist()
+    np.testing.assert_allclose(built.numeric, trained.numeric, rtol=1e-6)  # and the example builder's
     # Without the rounding, serving would count two of the same-millisecond likes that training cannot see.
     unrounded = serving_features(
         candidate_set=CandidateSet(viewer.pk, frozenset([author.pk]), [candidate(posted)]), at=build
