@@ -24,11 +24,13 @@ one is tested equal to, on small worlds.
 """
 
 # ruff: noqa: S608  # SQL built from the spec's constants and our own paths, never from input (so the nosec B608s)
+import contextlib
 import functools
 import io
 import itertools
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -650,6 +652,7 @@ class BuildReport:
     shards: int
     engine: str
     peak_rss_mb: float | None  # this process's, with DuckDB inside it
+    engine_peak_mb: float  # DuckDB's own, sampled (engine_memory_peak)
     step_s: dict[str, float]  # seconds per step of the engine's part, in order
 
     def as_dict(self) -> dict:
@@ -685,6 +688,34 @@ def duckdb_connect(work: Path, *, memory: str | None = None, threads: int | None
     con.execute("SET allocator_flush_threshold = '32MB'")
     con.execute("SET allocator_background_threads = true")
     return con
+
+
+ENGINE_SAMPLE_S = 0.25
+
+
+@contextlib.contextmanager
+def engine_memory_peak(con) -> Iterator[dict]:
+    """DuckDB's own memory (the sum of `duckdb_memory()`, its buffer
+    manager's accounts) sampled on another connection while the block runs:
+    the engine's share of the process's peak, as `mb` once the block ends.
+    A sample every ENGINE_SAMPLE_S can miss a shorter spike."""
+    peak = {"mb": 0.0}
+    done = threading.Event()
+    probe = con.cursor()
+
+    def sample() -> None:
+        while not done.wait(ENGINE_SAMPLE_S):
+            used = probe.execute("SELECT SUM(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
+            peak["mb"] = max(peak["mb"], round(used / 2**20, 1))
+
+    sampler = threading.Thread(target=sample, name="engine-memory", daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+        probe.close()
 
 
 def _cores() -> int:
@@ -731,7 +762,8 @@ def build_examples(
     con = duckdb_connect(directory, memory=memory, threads=threads)
     step_s: dict[str, float] = {}
     try:
-        n = run_duckdb(con, directory / "log", directory / "shards", timings=step_s)
+        with engine_memory_peak(con) as engine_peak:
+            n = run_duckdb(con, directory / "log", directory / "shards", timings=step_s)
     finally:
         con.close()
     (directory / "build.duckdb").unlink(missing_ok=True)
@@ -743,6 +775,7 @@ def build_examples(
         shards=len(shard_files(directory / "shards")),
         engine=f"duckdb {duckdb.__version__}",
         peak_rss_mb=peak_rss_mb(),
+        engine_peak_mb=engine_peak["mb"],
         step_s=step_s,
     )
 

@@ -64,7 +64,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{run['events']:>12,} events: {run['examples']:,} examples built in {run['build_s']:.0f} s "
                 f"(export {run['export_s']:.0f} s), {run['examples_per_s']:,} examples/s, peak RSS "
-                f"{run['peak_rss_mb']:,} MB (DuckDB in-process), training {train} ({run['train_epochs']} epoch)"
+                f"{run['peak_rss_mb']:,} MB (DuckDB in-process; its own {run['engine_peak_mb']:,} MB), "
+                f"training {train} ({run['train_epochs']} epoch)"
             )
         if result["peak_rss_growth"]:
             self.stdout.write(f"peak RSS growth, smallest to largest: {result['peak_rss_growth']}x")
@@ -73,5 +74,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"follow graph: {graph['follow_edges']:,} edges ({graph['users']:,} users x {graph['followees']}): "
                 f"{graph['examples']:,} examples built in {graph['build_s']:.0f} s, "
-                f"peak RSS {graph['peak_rss_mb']:,} MB"
+                f"peak RSS {graph['peak_rss_mb']:,} MB (DuckDB's own {graph['engine_peak_mb']:,} MB)"
             )

@@ -53,6 +53,7 @@ def test_the_command_builds_the_shards_or_says_why_not(tmp_path, capsys):
     assert report["examples"] == len(training_examples()) > 0
     assert report["engine"].startswith("duckdb")
     assert report["peak_rss_mb"] > 50  # this process's, with the engine in it
+    assert 0 <= report["engine_peak_mb"] < report["peak_rss_mb"]  # the engine's own share of it
     assert list(report["step_s"]) == [name for name, _ in builder.build_steps()]
     assert len(read_examples(tmp_path / "shards")) == report["examples"]
 
@@ -78,3 +79,17 @@ def test_the_export_through_the_orm_gives_the_rows_copy_gives(tmp_path):
     events = pq.read_table(tmp_path / "orm" / "events.parquet").to_pydict()
     assert 0 < sum(events["shown"]) < events["kind"].count("impression")
     assert -1 in pq.read_table(tmp_path / "orm" / "follows.parquet").column("delta").to_pylist()
+
+
+def test_the_engines_own_memory_is_sampled_while_it_works(tmp_path):
+    con = builder.duckdb_connect(tmp_path, memory="512MB", threads=1)
+    try:
+        with builder.engine_memory_peak(con) as peak:
+            # A hash aggregate of a few million keys, long enough for several samples.
+            con.execute(
+                "CREATE TABLE counts AS SELECT i % 3000000 AS k, COUNT(*) AS n FROM range(12000000) r(i) GROUP BY k"
+            )
+    finally:
+        con.close()
+
+    assert 10 < peak["mb"] <= 512
