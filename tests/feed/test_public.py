@@ -128,3 +128,14 @@ def test_the_api_refuses_writes_and_the_feed_logged_out(thread, method, url_of, 
     assert "detail" in response.json()
     assert (Tweet.objects.count(), Like.objects.count(), Follow.objects.count(), Engagement.objects.count()) == counts
     assert not FeedRequest.objects.exists()
+
+
+def test_the_admin_link_shows_only_to_staff(client, thread):
+    alice, *_ = thread
+    admin_link = 'href="/admin/"'
+
+    assert admin_link not in client.get("/u/alice/").content.decode()
+    client.force_login(alice)
+    assert admin_link not in client.get("/u/alice/").content.decode()
+    client.force_login(UserFactory(is_staff=True))
+    assert admin_link in client.get("/u/alice/").content.decode()
