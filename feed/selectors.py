@@ -281,18 +281,27 @@ def timeline_latest(
     return list(tweets.order_by("-created_at", "-pk")[:limit])
 
 
+def unsilenced(tweets: QuerySet[Tweet], viewer: User | None) -> QuerySet[Tweet]:
+    """`tweets` without what the viewer's mutes and blocks leave out
+    (`tweets_silenced_for`); all of them for a visitor."""
+    if viewer is None or not viewer.is_authenticated:
+        return tweets
+    return tweets.exclude(tweets_silenced_for(viewer))
+
+
 def tweet_replies(*, viewer: User, tweet: Tweet) -> QuerySet[Tweet]:
-    """The replies to `tweet` (its conversation below it), hydrated, unordered."""
-    return tweets_hydrated(viewer=viewer).filter(reply_to=tweet)
+    """The replies to `tweet` (its conversation below it), hydrated,
+    unordered; none by people the viewer silenced, none with a muted word."""
+    return unsilenced(tweets_hydrated(viewer=viewer).filter(reply_to=tweet), viewer)
 
 
-def replies_before(*, reply: Tweet) -> int:
-    """How many of the shown replies to `reply`'s parent come before it, in
-    the tweet page's order (oldest first): where the page lists it. One
-    count on the parent's replies."""
+def replies_before(*, viewer: User, reply: Tweet) -> int:
+    """How many of the replies the viewer is shown under `reply`'s parent
+    come before it, in the tweet page's order (oldest first): where the
+    page lists it. One count on the parent's replies."""
+    replies = Tweet.objects.visible().filter(reply_to_id=reply.reply_to_id)
     return (
-        Tweet.objects.visible()
-        .filter(reply_to_id=reply.reply_to_id)
+        unsilenced(replies, viewer)
         .filter(Q(created_at__lt=reply.created_at) | Q(created_at=reply.created_at, pk__lt=reply.pk))
         .count()
     )
@@ -331,9 +340,11 @@ def tweet_ancestors(*, viewer: User, tweet: Tweet) -> list[Tweet]:
 
 
 def tweets_tagged(*, viewer: User, tag: str) -> QuerySet[Tweet]:
-    """Tweets with #tag (any case), newest first. `tag` is word characters
-    only. A scan of the text: fine at this size, a tag table beyond it."""
-    return tweets_hydrated(viewer=viewer).filter(text__iregex=rf"#{tag}(\W|$)").order_by("-created_at", "-pk")
+    """Tweets with #tag (any case), newest first, without what the viewer
+    silenced. `tag` is word characters only. A scan of the text: fine at
+    this size, a tag table beyond it."""
+    tagged = tweets_hydrated(viewer=viewer).filter(text__iregex=rf"#{tag}(\W|$)")
+    return unsilenced(tagged, viewer).order_by("-created_at", "-pk")
 
 
 # The text search configuration of the GIN index on tweets (feed.0009):
@@ -348,10 +359,7 @@ def tweets_search(*, viewer: User | None, query: str) -> QuerySet[Tweet]:
     embedded SQLite default, every word as a substring, any case (a scan,
     fine for a demo). The one place tweets are searched: what a viewer must
     not find is left out here."""
-    tweets = tweets_hydrated(viewer=viewer).filter(retweet_of__isnull=True)
-    if viewer is not None and viewer.is_authenticated:
-        # Nothing by people the viewer muted or blocked (or who blocked them), nor with a muted word.
-        tweets = tweets.exclude(tweets_silenced_for(viewer))
+    tweets = unsilenced(tweets_hydrated(viewer=viewer).filter(retweet_of__isnull=True), viewer)
     if connection.vendor != "postgresql":
         words = query.split()
         if not words:

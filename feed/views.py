@@ -91,17 +91,17 @@ def compose(request):
         else:
             if tweet.reply_to_id:
                 messages.success(request, "Your reply was posted.")
-                return redirect(_in_conversation(tweet))
+                return redirect(_in_conversation(request.user, tweet))
             messages.success(request, "Your tweet was posted.")
             return redirect(back or reverse("tweet", args=[tweet.pk]))
     response = render(request, "feed/compose.html", {"form": form, "next": back}, status=400 if form.errors else 200)
     return refused(response, refusal) if refusal else response
 
 
-def _in_conversation(reply) -> str:
+def _in_conversation(viewer, reply) -> str:
     """The parent's page, at the page of replies that lists `reply`,
     scrolled to it (its card is the fragment's target, highlighted)."""
-    page = selectors.replies_before(reply=reply) // settings.FEED_PAGE_SIZE + 1
+    page = selectors.replies_before(viewer=viewer, reply=reply) // settings.FEED_PAGE_SIZE + 1
     query = f"?page={page}" if page > 1 else ""
     return f"{reverse('tweet', args=[reply.reply_to_id])}{query}#t-{reply.pk}"
 

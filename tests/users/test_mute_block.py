@@ -424,3 +424,24 @@ def test_who_to_follow_suggests_nobody_silenced():
     suggested = {u.pk for u in selectors.who_to_follow(viewer=viewer, limit=10)}
     assert other.pk in suggested
     assert not suggested & {muted.pk, blocked.pk, blocker.pk}
+
+
+def test_conversations_and_hashtag_pages_leave_out_what_the_viewer_silenced(client):
+    viewer, friend, muted = UserFactory.create_batch(3)
+    services.mute_create(user=viewer, muted=muted)
+    services.muted_word_create(user=viewer, word="spoiler")
+    root = tweet(friend, "the match #final")
+    kept = tweet(friend, "what a game #final", reply_to=root)
+    tweet(muted, "agreed #final", reply_to=root)
+    tweet(friend, "the spoiler is #final", reply_to=root)
+
+    def texts(url):
+        return [t.text for t in client.get(url).context["tweets"]]
+
+    client.force_login(viewer)
+    conversation, tagged = texts(f"/t/{root.pk}/"), texts("/hashtag/final/")
+    assert kept.text in conversation and kept.text in tagged
+    assert not {"agreed #final", "the spoiler is #final"} & {*conversation, *tagged}
+    client.force_login(friend)  # anyone else reads them all
+    assert len(texts(f"/t/{root.pk}/")) == 3
+    assert len(texts("/hashtag/final/")) == 4
