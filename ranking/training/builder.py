@@ -210,7 +210,7 @@ ORM_CHUNK_ROWS = 100_000
 
 
 def _since_epoch(at: datetime, unit: timedelta) -> int:
-    """Whole units since EPOCH, rounded down (exactly as `_ms` and `_us`)."""
+    """Whole units since EPOCH, rounded down (as `_ms` rounds in PostgreSQL)."""
     return (at - EPOCH_AT) // unit
 
 
