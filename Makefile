@@ -20,7 +20,7 @@ LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
 LOAD_VENV := .venv-load
 
-.PHONY: run test test-fast fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving bench-training evaluate-rankers evaluate-experiment
+.PHONY: run test test-fast smoke-embedded fuzz-api load lint lint-code bench-db bench-ranking bench-fanout bench-serving bench-training evaluate-rankers evaluate-experiment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ run: $(VENV)/.runtime
 	DEBUG=1 $(BIN)/python manage.py migrate --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 bin/run-embedded
+
+## smoke-embedded: make run's first start on the embedded default (SQLite, file cache and broker) in a scratch
+## database: migrate, seed_demo (a world and its first ranker), the demo user's pages answer (a few minutes)
+smoke-embedded: $(VENV)/.dev
+	bin/smoke-embedded
 
 ## test: the whole suite on PostgreSQL and Redis (started here when stopped), with coverage;
 ## the browser tests drive Debian's Chromium (installed here when missing)
