@@ -17,7 +17,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
 
     username = factory.Sequence(lambda n: f"user{n}")
-    display_name = factory.Faker("name")
+    # Fixed, not Faker's: a random "Alan …" once matched a search test's prefix.
+    display_name = factory.Sequence(lambda n: f"Member {n}")
     # Hashed when the user is built, so the stored hash logs in.
     password = factory.django.Password(PASSWORD)
 
