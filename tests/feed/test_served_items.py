@@ -45,10 +45,10 @@ def test_ranked_items_keep_the_features_they_were_scored_with(built, django_asse
     rows = feed.features
     assert set(rows) == {item.tweet_id for item in feed.items}
 
-    # The feed request, the page of tweets and the served-items insert: as without features
-    # (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
+    # The page of tweets, and the served items inserted with their feed request: as without
+    # features (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
     user_feed_seen(user=client.user)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         body = client.get("/api/feed/?mode=ranked&limit=4").json()
     rest = client.get(body["next"]).json()
 
@@ -127,3 +127,20 @@ def test_the_viewers_own_pinned_tweet_is_served_without_features(built):
     assert all(
         i.feature_spec == FEATURE_SPEC_FINGERPRINT and len(i.features) == len(NUMERIC_FEATURES) for i in items[1:]
     )
+
+
+def test_a_first_page_writes_its_feed_request_with_its_items_and_an_empty_page_its_request_alone(api_for):
+    reader, lonely = api_for(), api_for()
+    author = UserFactory()
+    follow(reader.user, author)
+    posted = [tweet(author, f"tweet {n}") for n in range(3)]
+
+    page = reader.get("/api/feed/?mode=latest").json()
+    empty = lonely.get("/api/feed/?mode=latest").json()
+
+    request = FeedRequest.objects.get(pk=page["feed_request"])
+    assert (request.user, request.mode, request.experiment, request.built_at) == (reader.user, "latest", None, None)
+    assert timezone.now() - timedelta(minutes=1) < request.created_at <= timezone.now()
+    assert [item.tweet_id for item in served(request.pk)] == [t.pk for t in reversed(posted)]
+    assert FeedRequest.objects.get(pk=empty["feed_request"]).user == lonely.user
+    assert served(empty["feed_request"]) == []
