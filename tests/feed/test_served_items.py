@@ -45,10 +45,10 @@ def test_ranked_items_keep_the_features_they_were_scored_with(built, django_asse
     rows = feed.features
     assert set(rows) == {item.tweet_id for item in feed.items}
 
-    # The page of tweets, and the served items inserted with their feed request: as without
-    # features (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
+    # The feed request, the page of tweets and the served-items insert: as without features
+    # (for a reader seen within LAST_FEED_AT_STEP_S: no last_feed_at write).
     user_feed_seen(user=client.user)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         body = client.get("/api/feed/?mode=ranked&limit=4").json()
     rest = client.get(body["next"]).json()
 
