@@ -7,6 +7,7 @@ cluster and the inputs at shared storage; the tests run it on `local[2]`.
 Needs Java (17 here) and pyspark (requirements-spark.txt).
 """
 
+import logging
 from pathlib import Path
 
 import sqlglot
@@ -25,6 +26,9 @@ def local_spark(*, cores: int = 2, memory: str = "1g"):
     """A Spark session on this machine (`local[cores]`), times in UTC."""
     from pyspark.sql import SparkSession
 
+    # py4j logs each connection's close at INFO, from finalizers that can run
+    # at interpreter exit after logging's streams are closed (a traceback).
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("ranked-feed-examples")
