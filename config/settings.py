@@ -164,6 +164,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ranking.tasks.train_ranker_task",
         "schedule": crontab(hour=env.int("TRAIN_RANKER_HOUR_UTC", default=3), minute=0),
     },
+    "prune-counters-nightly": {"task": "ranking.tasks.prune_counters", "schedule": crontab(hour=4, minute=30)},
 }
 # Tasks are idempotent, so a task lost with its worker is simply run again.
 CELERY_TASK_ACKS_LATE = True
@@ -295,6 +296,10 @@ FANOUT_ACTIVE_WINDOW_S = env.int("FANOUT_ACTIVE_WINDOW_S", default=3 * 24 * 3600
 LAST_FEED_AT_STEP_S = env.int("LAST_FEED_AT_STEP_S", default=5 * 60)
 # Followers a fan-out task marks stale: one indexed query and one Redis write each.
 FANOUT_CHUNK = env.int("FANOUT_CHUNK", default=1000)
+# The counters' day rows are kept this many days (at least the longest
+# feature window, 30 days), then pruned nightly: no build reads them, and the
+# tables would grow with history. Training counts the log, which is kept.
+COUNTERS_KEEP_DAYS = env.int("COUNTERS_KEEP_DAYS", default=35)
 ENGAGEMENT_BATCH_MAX_EVENTS = 500
 # Client events carry when they happened (feed.services.engagements_log).
 # Refused: older than this, for a batch held back longer is a client bug...

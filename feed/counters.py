@@ -12,6 +12,7 @@ serialises the likes of one viral tweet (README, "Counters kept on write").
 
 `counters_rebuild` recomputes them from the log, for data that bypassed the
 services (a bulk load, a benchmark's world) or a changed DWELL_LONG_MS.
+`counters_prune` drops the days no feature window reaches any more.
 """
 
 # Every statement here is built from the models' own table and column names,
@@ -174,6 +175,16 @@ def _counted_sums(kinds: dict[str, str], *, long_dwells: bool = False) -> tuple[
         columns.append("long_dwells")
         sums.append("SUM(CASE WHEN e.kind = 'dwell' AND e.dwell_ms >= %(long_ms)s THEN 1 ELSE 0 END)")
     return columns, sums
+
+
+COUNTER_MODELS = (TweetDayCounts, AuthorDayCounts, ViewerAuthorDayCounts)
+
+
+def counters_prune(*, before: date) -> int:
+    """Delete the day rows of the days before `before`, one statement a
+    table; returns how many. The caller knows which days the features still
+    read (ranking.serving.features.counters_prune_unread)."""
+    return sum(model.objects.filter(day__lt=before).delete()[0] for model in COUNTER_MODELS)
 
 
 def counters_rebuild(*, author_ids: list[int] | None = None) -> None:

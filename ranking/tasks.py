@@ -83,3 +83,11 @@ def fanout_tweet(tweet_id: int) -> int:
 @shared_task(acks_late=True)
 def mark_feeds_stale(user_ids: list[int]) -> None:
     feeds_mark_stale(user_ids=user_ids)
+
+
+@shared_task(acks_late=True)
+def prune_counters() -> int:
+    """Nightly (beat): the counters' day rows no build reads any more."""
+    from ranking.serving.features import counters_prune_unread
+
+    return counters_prune_unread(at=timezone.now())

@@ -17,11 +17,13 @@ so training and serving cannot skew on preprocessing.
 
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+from feed.counters import counters_prune
 from ranking.serving.candidates import CandidateSet
 from ranking.serving.sql import fetch, statement
 from ranking.serving.text import TextProfile, tokens
@@ -302,3 +304,17 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
 
 
 # --- Training: every impression of a period, each at its own time ------------
+
+
+def counters_prune_unread(*, at: datetime) -> int:
+    """Delete the counters' day rows older than COUNTERS_KEEP_DAYS before
+    `at`: no build at `at` or later reads them (its windows start at most
+    AFFINITY_WINDOW back); the days between are a margin. Returns how many."""
+    longest = max(AFFINITY_WINDOW, RECENT_WINDOW)
+    keep = timedelta(days=settings.COUNTERS_KEEP_DAYS)
+    if keep < longest:
+        raise ImproperlyConfigured(
+            f"COUNTERS_KEEP_DAYS ({settings.COUNTERS_KEEP_DAYS}) is shorter than the longest feature window "
+            f"({longest.days} days): builds would read pruned days."
+        )
+    return counters_prune(before=window_start(at, keep).date())
