@@ -9,12 +9,18 @@ SERVICES_ENV := DEBUG=1 \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/2
 TEST_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/ranked_feed
 
+# The benchmarks' own Redis databases: the tests empty theirs, which must not
+# touch an evaluation running beside them (bin/load takes 3 and 4,
+# bin/bench-serving 13 and 14).
+BENCH_SERVICES_ENV := DEBUG=1 \
+	REDIS_URL=redis://127.0.0.1:6379/5 \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/6
 BENCH_DB := ranked_feed_bench
-BENCH_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
+BENCH_ENV := $(BENCH_SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB)
 
 # Its own database: the training benchmark empties it before each run.
 BENCH_TRAINING_DB ?= ranked_feed_training_bench
-BENCH_TRAINING_ENV := $(SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_TRAINING_DB)
+BENCH_TRAINING_ENV := $(BENCH_SERVICES_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_TRAINING_DB)
 
 LINT_VENV := .venv-lint
 FUZZ_VENV := .venv-fuzz
