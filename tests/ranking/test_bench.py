@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -52,3 +53,26 @@ def test_bench_fanout_prints_its_figures(capsys, settings):
     assert fanout["chunks"] == fanout["tasks"] == -(-fanout["active"] // 50)
     assert fanout["log_scan_same_followers"]
     assert figures["stored_list"]["items"] == settings.RANKED_FEED_MAX_ITEMS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_training_prints_the_builds_figures_at_two_sizes_and_on_a_follow_graph(capsys, monkeypatch):
+    # Each build runs in a child `manage.py build_examples`: it must read this test's database.
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    call_command(
+        "bench_training", "--sizes", "20000", "40000", "--follow-users", "1000", "--followees", "20", "--json"
+    )
+    figures = json.loads(capsys.readouterr().out)
+
+    small, large = figures["runs"]
+    # About the sizes asked for: impressions are drawn from the expected reaction rates.
+    assert small["events"] == pytest.approx(20_000, rel=0.05) and large["events"] == pytest.approx(40_000, rel=0.05)
+    assert 0 < small["examples"] < large["examples"]
+    for run in (small, large):
+        assert run["build_s"] > 0 and run["train_s"] > 0 and run["train_epochs"] == 1
+        assert run["peak_rss_mb"] > run["engine_peak_mb"] > 0
+    assert figures["peak_rss_growth"] == pytest.approx(large["peak_rss_mb"] / small["peak_rss_mb"], abs=0.01)
+    assert figures["follow_edges_built"] == figures["follow_graph"]["follow_edges"] > 15_000
