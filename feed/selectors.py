@@ -115,10 +115,14 @@ def tweets_hydrated(*, viewer: User | None = None) -> QuerySet[Tweet]:
 
 def tweets_removed_by(viewer: User) -> Q:
     """What the viewer hid or reported, and every retweet of it (hides and
-    reports are stored on originals): a condition to exclude."""
-    return Q(Exists(Hide.objects.filter(user=viewer, tweet_id=ORIGINAL_ID))) | Q(
-        Exists(Report.objects.filter(user=viewer, tweet_id=ORIGINAL_ID))
-    )
+    reports are stored on originals): a condition to exclude from feeds."""
+    return Q(Exists(Hide.objects.filter(user=viewer, tweet_id=ORIGINAL_ID))) | tweets_reported_by(viewer)
+
+
+def tweets_reported_by(viewer: User) -> Q:
+    """What the viewer reported, and every retweet of it: a condition to
+    exclude wherever they browse (a hide only asks the feeds for less)."""
+    return Q(Exists(Report.objects.filter(user=viewer, tweet_id=ORIGINAL_ID)))
 
 
 def tweets_silenced_for(viewer: User) -> Q:
@@ -283,10 +287,10 @@ def timeline_latest(
 
 def unsilenced(tweets: QuerySet[Tweet], viewer: User | None) -> QuerySet[Tweet]:
     """`tweets` without what the viewer's mutes and blocks leave out
-    (`tweets_silenced_for`); all of them for a visitor."""
+    (`tweets_silenced_for`) and what they reported; all of them for a visitor."""
     if viewer is None or not viewer.is_authenticated:
         return tweets
-    return tweets.exclude(tweets_silenced_for(viewer))
+    return tweets.exclude(tweets_silenced_for(viewer) | tweets_reported_by(viewer))
 
 
 def tweet_replies(*, viewer: User, tweet: Tweet) -> QuerySet[Tweet]:

@@ -445,3 +445,25 @@ def test_conversations_and_hashtag_pages_leave_out_what_the_viewer_silenced(clie
     client.force_login(friend)  # anyone else reads them all
     assert len(texts(f"/t/{root.pk}/")) == 3
     assert len(texts("/hashtag/final/")) == 4
+
+
+def test_what_the_viewer_reported_leaves_their_search_conversations_and_hashtags_a_hide_only_their_feeds(client):
+    viewer, friend = UserFactory.create_batch(2)
+    root = tweet(friend, "the match #final")
+    reported = tweet(friend, "buy followers #final", reply_to=root)
+    hidden = tweet(friend, "a dull take #final", reply_to=root)
+    feed_services.report_create(user=viewer, tweet=reported, reason="spam")
+    feed_services.hide_create(user=viewer, tweet=hidden)
+
+    def texts(url):
+        return [t.text for t in client.get(url).context["tweets"]]
+
+    client.force_login(viewer)
+    conversation, tagged = texts(f"/t/{root.pk}/"), texts("/hashtag/final/")
+    assert hidden.text in conversation and hidden.text in tagged
+    assert reported.text not in conversation + tagged
+    found = [t.pk for t in selectors_feed.tweets_search(viewer=viewer, query="final")]
+    assert reported.pk not in found and hidden.pk in found
+    assert reported.pk not in {t.pk for t in selectors_feed.tweets_tagged(viewer=viewer, tag="final")}
+    client.force_login(friend)  # the author and everyone else still read it
+    assert reported.text in texts(f"/t/{root.pk}/")
