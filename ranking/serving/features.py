@@ -303,7 +303,7 @@ def serving_features(*, candidate_set: CandidateSet, at: datetime) -> FeatureBat
     )
 
 
-# --- Training: every impression of a period, each at its own time ------------
+# --- Retention: the counters' days no window reads ----------------------------
 
 
 def counters_prune_unread(*, at: datetime) -> int:
