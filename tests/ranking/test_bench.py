@@ -62,9 +62,7 @@ def test_bench_training_prints_the_builds_figures_at_two_sizes_and_on_a_follow_g
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     monkeypatch.setenv("DATABASE_URL", url)
 
-    call_command(
-        "bench_training", "--sizes", "20000", "40000", "--follow-users", "1000", "--followees", "20", "--json"
-    )
+    call_command("bench_training", "--sizes", "20000", "40000", "--follow-users", "1000", "--followees", "20", "--json")
     figures = json.loads(capsys.readouterr().out)
 
     small, large = figures["runs"]
