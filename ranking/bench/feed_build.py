@@ -3,6 +3,7 @@ numbers; nothing here asserts a target (machines are noisy)."""
 
 import cProfile
 import io
+import json
 import os
 import pstats
 import subprocess  # nosec B404
@@ -164,6 +165,49 @@ def feed_build_profile(*, runs: int = 50, top: int = 25) -> str:
     for order in ("tottime", "cumulative"):
         pstats.Stats(profile, stream=out).sort_stats(order).print_stats(top)
     return out.getvalue()
+
+
+def feed_build_explain() -> str:
+    """Each statement one build runs (the viewer's graph, the candidates, the
+    features), for the normal world's viewer and the 10x world's after 3
+    builds to warm up, run again under EXPLAIN (ANALYZE, BUFFERS): its time
+    to plan and to run and its buffer hits; then the slowest one's plan. On
+    this database, rolled back."""
+    loaded = _bench_model()
+    lines = []
+    with transaction.atomic():
+        viewers = {"normal": _world_for_one_viewer(), "10x_history": _world_for_one_viewer(scale=HISTORY_SCALE)}
+        _analyze()
+        for world, viewer in viewers.items():
+            for _ in range(3):
+                feed_rank(user_id=viewer.pk, at=timezone.now(), model=loaded, timings={})
+            statements: list[tuple[str, object]] = []
+
+            def record(execute, sql, params, many, context, statements=statements):
+                if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                    statements.append((sql, params))
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(record):
+                feed_rank(user_id=viewer.pk, at=timezone.now(), model=loaded, timings={})
+            lines.append(f"{world}: plan ms, run ms, buffer hits, statement")
+            slowest = (0.0, "")
+            with connection.cursor() as cursor:
+                for sql, params in statements:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+                    found = cursor.fetchone()[0]
+                    report = (json.loads(found) if isinstance(found, str) else found)[0]
+                    head = " ".join(sql.split())[:70]
+                    lines.append(
+                        f"  {report['Planning Time']:6.2f} {report['Execution Time']:7.2f} "
+                        f"{report['Plan']['Shared Hit Blocks']:7d}  {head}"
+                    )
+                    if report["Execution Time"] > slowest[0]:
+                        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                        slowest = (report["Execution Time"], "\n".join(row[0] for row in cursor.fetchall()))
+            lines += [f"  the slowest statement's plan ({world}):", slowest[1]]
+        transaction.set_rollback(True)
+    return "\n".join(lines) + "\n"
 
 
 def feed_build_benchmark(*, runs: int = 50) -> dict:

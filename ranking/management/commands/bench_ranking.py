@@ -2,7 +2,13 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from ranking.bench.feed_build import HISTORY_SCALE, feed_build_benchmark, feed_build_profile, resident_memory_mb
+from ranking.bench.feed_build import (
+    HISTORY_SCALE,
+    feed_build_benchmark,
+    feed_build_explain,
+    feed_build_profile,
+    resident_memory_mb,
+)
 from ranking.bench.model import model_benchmark
 
 
@@ -23,10 +29,18 @@ class Command(BaseCommand):
             action="store_true",
             help="instead: cProfile of --runs builds of the normal world, the top functions by own and cumulative time",
         )
+        parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="instead: each statement of a build, on both worlds, under EXPLAIN (ANALYZE, BUFFERS)",
+        )
 
-    def handle(self, *, runs, train_examples, as_json, profile, **options):
+    def handle(self, *, runs, train_examples, as_json, profile, explain, **options):
         if profile:
             self.stdout.write(feed_build_profile(runs=runs))
+            return
+        if explain:
+            self.stdout.write(feed_build_explain())
             return
         build = feed_build_benchmark(runs=runs)
         model = model_benchmark(examples=train_examples)
