@@ -29,6 +29,17 @@ def test_bench_ranking_profile_prints_where_a_build_spends_its_time(capsys):
     assert "feed_rank" in out
 
 
+def test_bench_ranking_explain_prints_each_statement_of_a_build_on_both_worlds(capsys):
+    call_command("bench_ranking", "--explain")
+    out = capsys.readouterr().out
+
+    for world in ("normal", "10x_history"):
+        assert f"{world}: plan ms, run ms, buffer hits, statement" in out
+        assert f"the slowest statement's plan ({world}):" in out
+    assert out.count("WITH recent AS") == 2  # the candidates statement, once a world
+    assert "Execution Time" in out
+
+
 def test_bench_ranking_json_prints_the_headline_figures_and_nothing_else(capsys):
     call_command("bench_ranking", "--runs", "2", "--train-examples", "5000", "--json")
     figures = json.loads(capsys.readouterr().out)
